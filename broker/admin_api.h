@@ -1,0 +1,44 @@
+/* admin_api: the admin API's routes and handlers, free of any transport.
+ * admin_server.c feeds it requests from the UNIX socket; the unit tests call
+ * it directly. Every response body is JSON; errors are
+ *   {"error": {"status": 409, "reason": "Conflict", "message": "..."}}
+ * and a refused request changes nothing. */
+#ifndef AULA_ADMIN_API_H
+#define AULA_ADMIN_API_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+struct db;
+struct conf;
+
+struct admin_request {
+    const char *method;
+    const char *path;
+    GHashTable *query;     /* may be NULL */
+    const char *body;      /* may be NULL */
+    gsize body_len;
+    const char *actor;     /* who asks, for the audit log ("root", "alice") */
+    gboolean authorized;   /* root or a member of admin_group */
+};
+
+struct admin_response {
+    guint status;
+    char *body; /* JSON text; caller frees */
+};
+
+/* Adds daemon facts (libvirt, listeners) to the status object being built. */
+typedef void (*admin_status_fn)(JsonBuilder *b, void *data);
+
+struct admin_api;
+
+/* db and cfg are borrowed and must outlive the api. */
+struct admin_api *admin_api_new(struct db *db, const struct conf *cfg);
+void admin_api_free(struct admin_api *api);
+void admin_api_set_status_fn(struct admin_api *api, admin_status_fn fn, void *data);
+
+/* Handle one request; fills *resp (caller frees resp->body). */
+void admin_api_handle(struct admin_api *api, const struct admin_request *req,
+                      struct admin_response *resp);
+
+#endif

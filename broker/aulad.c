@@ -1,0 +1,448 @@
+/* aulad: the aula broker daemon. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/admin_api.h"
+#include "broker/admin_server.h"
+#include "broker/conf.h"
+#include "broker/log.h"
+#include "db/db.h"
+#include "vmm/host.h"
+
+/* How often libvirt's health is checked for `aulactl status`. */
+#define PROBE_INTERVAL_S 60
+
+struct daemon {
+    char *config_path;      /* NULL: built-in defaults */
+    struct conf *cfg;
+    struct db *db;
+    struct admin_api *api;
+    struct admin_server *admin;
+    GMainLoop *loop;
+    int lock_fd;
+    /* libvirt health, refreshed in a worker thread */
+    gboolean probing;
+    struct vmm_host_info *host;
+    char *host_error;
+    gint64 probed_at;
+    int exit_code;
+};
+
+static char *opt_config;
+static gboolean opt_foreground;
+static gboolean opt_dump_config;
+static gboolean opt_man_settings;
+static gboolean opt_version;
+
+static const GOptionEntry options[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
+      "Read settings from FILE (default " CONF_DEFAULT_PATH ")", "FILE" },
+    { "foreground", 'f', 0, G_OPTION_ARG_NONE, &opt_foreground,
+      "Stay in the foreground and log to stderr (for systemd and terminals)", NULL },
+    { "dump-config", 0, 0, G_OPTION_ARG_NONE, &opt_dump_config,
+      "Print every setting with its effective value and help, then exit", NULL },
+    { "man-settings", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_man_settings,
+      "Print the settings as roff for aulad.conf(5)", NULL },
+    { "version", 'V', 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },
+    { NULL },
+};
+
+/* ---- libvirt health ---- */
+
+static void probe_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+    const struct conf *cfg = data;
+    enum vmm_hypervisor pref = VMM_HV_AUTO;
+    struct vmm_host_info *info = NULL;
+    GError *err = NULL;
+
+    vmm_hypervisor_parse(cfg->hypervisor, &pref);
+    if (vmm_host_probe(cfg->libvirt_uri, pref, &info, &err) < 0)
+        g_task_return_error(task, err);
+    else
+        g_task_return_pointer(task, info, (GDestroyNotify)vmm_host_info_free);
+}
+
+static void probe_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    struct daemon *d = data;
+    g_autoptr(GError) err = NULL;
+    struct vmm_host_info *info = g_task_propagate_pointer(G_TASK(res), &err);
+    gboolean was_ok = d->host != NULL;
+
+    d->probing = FALSE;
+    d->probed_at = g_get_real_time() / G_USEC_PER_SEC;
+    vmm_host_info_free(d->host);
+    d->host = info;
+    g_clear_pointer(&d->host_error, g_free);
+    if (info == NULL) {
+        d->host_error = g_strdup(err->message);
+        g_warning("libvirt: %s", err->message);
+    } else if (!was_ok) {
+        g_message("libvirt: %s (libvirt %s), VMs will run as %s domains", info->uri,
+                  info->libvirt_version, vmm_hypervisor_name(info->domain_type));
+        if (info->note)
+            g_warning("libvirt: %s", info->note);
+    }
+}
+
+static void probe_start(struct daemon *d)
+{
+    g_autoptr(GTask) task = NULL;
+
+    if (d->probing)
+        return;
+    d->probing = TRUE;
+    task = g_task_new(NULL, NULL, probe_done, d);
+    g_task_set_task_data(task, d->cfg, NULL);
+    g_task_run_in_thread(task, probe_thread);
+}
+
+static gboolean on_probe_timer(gpointer data)
+{
+    probe_start(data);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Status facts only the daemon knows: libvirt and the listeners. */
+static void status_extra(JsonBuilder *b, void *data)
+{
+    struct daemon *d = data;
+    const struct conf *cfg = d->cfg;
+    struct {
+        const char *name, *address;
+        int port;
+    } planned[] = {
+        { "rdp", cfg->rdp_address, cfg->rdp_port },
+        { "vnc", cfg->vnc_address, cfg->vnc_port },
+        { "client-api", cfg->api_address, cfg->api_port },
+    };
+
+    json_builder_set_member_name(b, "libvirt");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "uri");
+    json_builder_add_string_value(b, cfg->libvirt_uri);
+    json_builder_set_member_name(b, "state");
+    json_builder_add_string_value(b, d->host ? "connected" : d->host_error ? "unreachable" : "probing");
+    if (d->host) {
+        json_builder_set_member_name(b, "version");
+        json_builder_add_string_value(b, d->host->libvirt_version);
+        json_builder_set_member_name(b, "domain_type");
+        json_builder_add_string_value(b, vmm_hypervisor_name(d->host->domain_type));
+        json_builder_set_member_name(b, "memory_mib");
+        json_builder_add_int_value(b, d->host->memory_mib);
+        json_builder_set_member_name(b, "cpus");
+        json_builder_add_int_value(b, d->host->cpus);
+        if (d->host->note) {
+            json_builder_set_member_name(b, "note");
+            json_builder_add_string_value(b, d->host->note);
+        }
+    }
+    if (d->host_error) {
+        json_builder_set_member_name(b, "error");
+        json_builder_add_string_value(b, d->host_error);
+    }
+    json_builder_set_member_name(b, "checked_at");
+    json_builder_add_int_value(b, d->probed_at);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "listeners");
+    json_builder_begin_array(b);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, "admin");
+    json_builder_set_member_name(b, "address");
+    json_builder_add_string_value(b, cfg->admin_socket);
+    json_builder_set_member_name(b, "state");
+    json_builder_add_string_value(b, "listening");
+    json_builder_end_object(b);
+    /* Desktop protocols and the client API are configured but not served by
+     * this version; status says so rather than pretend. */
+    for (size_t i = 0; i < G_N_ELEMENTS(planned); i++) {
+        g_autofree char *addr = g_strdup_printf("%s port %d", planned[i].address, planned[i].port);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "name");
+        json_builder_add_string_value(b, planned[i].name);
+        json_builder_set_member_name(b, "address");
+        json_builder_add_string_value(b, addr);
+        json_builder_set_member_name(b, "state");
+        json_builder_add_string_value(b, "not served by this version");
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
+/* ---- start-up ---- */
+
+/* Create state_dir and take its lock, so two daemons never share a database. */
+static int take_lock(struct daemon *d, GError **error)
+{
+    g_autofree char *path = g_build_filename(d->cfg->state_dir, "aulad.lock", NULL);
+    char pid[32] = "";
+    int fd;
+
+    if (g_mkdir_with_parents(d->cfg->state_dir, 0750) < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot create %s: %s",
+                    d->cfg->state_dir, g_strerror(errno));
+        return -errno;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot open %s: %s", path,
+                    g_strerror(errno));
+        return -errno;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        g_strchomp(pid);
+        close(fd);
+        if (e == EWOULDBLOCK) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+                        "another aulad (pid %s) is using %s: two daemons can never share a database",
+                        pid[0] ? pid : "unknown", d->cfg->state_dir);
+            return -EBUSY;
+        }
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot lock %s: %s", path,
+                    g_strerror(e));
+        return -e;
+    }
+    g_snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+        g_warning("cannot write the pid to %s: %s", path, g_strerror(errno));
+    d->lock_fd = fd;
+    return 0;
+}
+
+static gboolean on_quit(gpointer data)
+{
+    struct daemon *d = data;
+
+    g_message("stopping on signal");
+    g_main_loop_quit(d->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+/* SIGHUP: re-read the config file and apply what can change at run time. */
+static gboolean on_reload(gpointer data)
+{
+    struct daemon *d = data;
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) restart = NULL;
+    struct conf *fresh = NULL;
+
+    if (d->config_path == NULL) {
+        g_message("SIGHUP: no config file to reload (running on built-in defaults)");
+        return G_SOURCE_CONTINUE;
+    }
+    if (conf_load(d->config_path, &fresh, &err) < 0) {
+        g_warning("SIGHUP: keeping the running settings: %s", err->message);
+        return G_SOURCE_CONTINUE;
+    }
+    restart = conf_reload(d->cfg, fresh);
+    conf_free(fresh);
+    log_set_level(d->cfg->log_level);
+    if (restart[0]) {
+        g_autofree char *list = g_strjoinv(", ", restart);
+        g_warning("SIGHUP: reloaded %s; changed settings that need a restart: %s", d->config_path,
+                  list);
+    } else {
+        g_message("SIGHUP: reloaded %s (log_level = %s, admin_group = %s)", d->config_path,
+                  d->cfg->log_level, d->cfg->admin_group);
+    }
+    probe_start(d);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Fork into the background; the parent waits until the child is serving (or
+ * has failed, having printed why) and exits with its verdict. Returns the fd
+ * the child writes its readiness to, or -1 in the foreground. */
+static int daemonize(void)
+{
+    int pipefd[2];
+    pid_t pid;
+    char ok = 0;
+
+    if (pipe(pipefd) < 0) {
+        g_printerr("aulad: pipe: %s\n", g_strerror(errno));
+        exit(1);
+    }
+    pid = fork();
+    if (pid < 0) {
+        g_printerr("aulad: fork: %s\n", g_strerror(errno));
+        exit(1);
+    }
+    if (pid > 0) {
+        close(pipefd[1]);
+        exit(read(pipefd[0], &ok, 1) == 1 && ok == 1 ? 0 : 1);
+    }
+    close(pipefd[0]);
+    if (setsid() < 0)
+        g_printerr("aulad: setsid: %s\n", g_strerror(errno));
+    if (chdir("/") < 0)
+        g_printerr("aulad: chdir /: %s\n", g_strerror(errno));
+    return pipefd[1];
+}
+
+/* Tell the waiting parent we are serving, and detach from the terminal. */
+static void daemon_ready(int ready_fd)
+{
+    char ok = 1;
+    int null;
+
+    if (ready_fd < 0)
+        return;
+    if (write(ready_fd, &ok, 1) != 1)
+        g_warning("cannot signal readiness: %s", g_strerror(errno));
+    close(ready_fd);
+    null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        if (null > STDERR_FILENO)
+            close(null);
+    }
+    log_setup("aulad", TRUE);
+}
+
+static int load_config(struct daemon *d)
+{
+    g_autoptr(GError) err = NULL;
+    int r;
+
+    if (opt_config == NULL && g_file_test(CONF_DEFAULT_PATH, G_FILE_TEST_EXISTS))
+        opt_config = g_strdup(CONF_DEFAULT_PATH);
+    if (opt_config == NULL) {
+        d->cfg = conf_new_defaults();
+        return 0;
+    }
+    r = conf_load(opt_config, &d->cfg, &err);
+    if (r < 0) {
+        g_printerr("aulad: %s\n", err->message);
+        return r;
+    }
+    d->config_path = g_strdup(opt_config);
+    return 0;
+}
+
+static int run(struct daemon *d)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *db_path = conf_db_path(d->cfg);
+    int ready_fd = -1;
+    int r;
+
+    log_setup("aulad", FALSE);
+    log_set_level(d->cfg->log_level);
+    if (!opt_foreground)
+        ready_fd = daemonize();
+    umask(027);
+    r = take_lock(d, &err);
+    if (r == 0) {
+        r = db_open(db_path, &d->db, &err);
+        if (r < 0)
+            g_prefix_error(&err, "cannot use the database: ");
+    }
+    if (r == 0)
+        r = db_host_ensure(d->db, "aulad", "local", d->cfg->libvirt_uri, &err);
+    if (r == 0) {
+        d->api = admin_api_new(d->db, d->cfg);
+        admin_api_set_status_fn(d->api, status_extra, d);
+        r = admin_server_start(d->api, d->cfg, &d->admin, &err);
+    }
+    if (r < 0) {
+        g_critical("%s", err->message);
+        return 1;
+    }
+    g_unix_signal_add(SIGTERM, on_quit, d);
+    g_unix_signal_add(SIGINT, on_quit, d);
+    g_unix_signal_add(SIGHUP, on_reload, d);
+    probe_start(d);
+    g_timeout_add_seconds(PROBE_INTERVAL_S, on_probe_timer, d);
+    g_message("aulad %s ready: state in %s (schema v%d), admin API on %s (root and group '%s')",
+              PACKAGE_VERSION, d->cfg->state_dir, db_schema_version(d->db), d->cfg->admin_socket,
+              d->cfg->admin_group);
+    g_message("RDP (%s port %d), VNC (%s port %d) and the client API (%s port %d) are configured "
+              "but not served by this version",
+              d->cfg->rdp_address, d->cfg->rdp_port, d->cfg->vnc_address, d->cfg->vnc_port,
+              d->cfg->api_address, d->cfg->api_port);
+    daemon_ready(ready_fd);
+    d->loop = g_main_loop_new(NULL, FALSE);
+    g_main_loop_run(d->loop);
+    /* Let a probe still running in its thread finish before the state it uses goes. */
+    while (d->probing)
+        g_main_context_iteration(NULL, TRUE);
+    g_message("stopped");
+    return 0;
+}
+
+static void daemon_cleanup(struct daemon *d)
+{
+    admin_server_free(d->admin);
+    admin_api_free(d->api);
+    db_close(d->db);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
+    vmm_host_info_free(d->host);
+    g_free(d->host_error);
+    conf_free(d->cfg);
+    g_free(d->config_path);
+    if (d->loop)
+        g_main_loop_unref(d->loop);
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- the aula VDI broker");
+    g_autoptr(GError) err = NULL;
+    struct daemon d = { .lock_fd = -1 };
+    int code;
+
+    g_option_context_add_main_entries(ctx, options, NULL);
+    g_option_context_set_description(ctx,
+        "aulad keeps pools of desktop VMs and hands them to users; aulactl(1) administers it.\n"
+        "Settings are described in aulad.conf(5); `aulad --dump-config` prints them all.\n"
+        "Signals: SIGTERM or SIGINT stop cleanly; SIGHUP reloads log_level and admin_group.");
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        g_printerr("aulad: %s (try --help)\n", err->message);
+        return 2;
+    }
+    if (argc > 1) {
+        g_printerr("aulad: unexpected argument '%s' (try --help)\n", argv[1]);
+        return 2;
+    }
+    if (opt_version) {
+        printf("aulad %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    if (opt_man_settings) {
+        conf_dump_man(stdout);
+        return 0;
+    }
+    if (load_config(&d) < 0) {
+        code = 1;
+        goto out;
+    }
+    if (opt_dump_config) {
+        conf_dump(d.cfg, stdout);
+        code = 0;
+        goto out;
+    }
+    code = run(&d);
+out:
+    daemon_cleanup(&d);
+    g_free(opt_config);
+    return code;
+}

@@ -1,0 +1,47 @@
+/* conf: aulad's settings, declared once in one table (conf.c) that the
+ * parser, `aulad --dump-config` and the aulad.conf(5) man page all come from. */
+#ifndef AULA_CONF_H
+#define AULA_CONF_H
+
+#include <glib.h>
+#include <stdio.h>
+
+#define CONF_GROUP "aulad"
+#define CONF_DEFAULT_PATH SYSCONFDIR "/aula/aulad.conf"
+
+struct conf {
+    char *state_dir;
+    char *admin_socket;
+    char *admin_group;
+    char *libvirt_uri;
+    char *hypervisor;  /* auto | kvm | qemu */
+    char *rdp_address;
+    int rdp_port;
+    char *vnc_address;
+    int vnc_port;
+    char *api_address;
+    int api_port;
+    char *log_level;   /* error | warning | message | info | debug */
+};
+
+/* A config with every setting at its default. Caller frees. */
+struct conf *conf_new_defaults(void);
+void conf_free(struct conf *cfg);
+
+/* Load path over the defaults. On a bad file returns -EINVAL with
+ * "path:line: reason" in *error; -ENOENT if the file is missing. */
+int conf_load(const char *path, struct conf **cfgp, GError **error);
+
+/* Write cfg as a complete, commented config file. */
+void conf_dump(const struct conf *cfg, FILE *out);
+/* Write the settings as roff for the SETTINGS section of aulad.conf(5). */
+void conf_dump_man(FILE *out);
+
+/* Copy the settings that can change while aulad runs from src into dst; the
+ * names of changed settings that need a restart are returned (caller frees). */
+char **conf_reload(struct conf *dst, const struct conf *src);
+
+/* The database path inside the state directory. Caller frees. */
+char *conf_db_path(const struct conf *cfg);
+
+#endif

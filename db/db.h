@@ -1,0 +1,213 @@
+/* db: aula's SQLite database, the broker's single source of truth.
+ *
+ * All SQL lives in db/. Every function that changes state runs in one
+ * transaction and writes its audit row in that same transaction, so a change
+ * and its audit record land together or not at all. Functions return 0 or a
+ * negative errno and, on failure, set a GError in DB_ERROR whose code is the
+ * positive errno:
+ *   ENOENT  a named object does not exist
+ *   EEXIST  the name is taken, or the relation already exists
+ *   EBUSY   the object is in use (a pool uses the template, a session is active)
+ *   EINVAL  a value is out of range or malformed
+ *   EPROTO  the database is newer than this binary
+ *   EIO     SQLite failed
+ * Returned objects are owned by the caller and freed with the matching _free.
+ */
+#ifndef AULA_DB_H
+#define AULA_DB_H
+
+#include <glib.h>
+#include <stdint.h>
+
+#define DB_ERROR (db_error_quark())
+GQuark db_error_quark(void);
+
+struct db;
+
+/* Open (creating if needed) the database at path and migrate it to the latest
+ * schema. A database newer than this binary is refused (EPROTO). */
+int db_open(const char *path, struct db **dbp, GError **error);
+void db_close(struct db *db);
+
+/* The schema version of the open database, and the newest this binary knows. */
+int db_schema_version(struct db *db);
+int db_latest_schema_version(void);
+
+/* Name rules, shared by every kind of object so the CLI and the API agree. */
+gboolean db_name_valid(const char *name);
+#define DB_NAME_RULE "1 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+/* Hosts */
+struct db_host {
+    int64_t id;
+    char *name;
+    char *libvirt_uri;
+    int64_t memory_budget_mib;
+};
+void db_host_free(struct db_host *host);
+/* Create or update the host called name (used at start-up for the local host). */
+int db_host_ensure(struct db *db, const char *actor, const char *name, const char *libvirt_uri,
+                   GError **error);
+/* Caller frees the array (elements are freed with it). */
+int db_host_list(struct db *db, GPtrArray **hostsp, GError **error);
+
+/* Users */
+struct db_user {
+    int64_t id;
+    char *name;
+    char *full_name;
+    char *password_hash;
+    gboolean disabled;
+    int64_t created_at;
+    int64_t password_changed_at;
+    char **groups;  /* NULL-terminated, sorted */
+    char **pools;   /* pools the user is entitled to, directly or through a group */
+};
+void db_user_free(struct db_user *user);
+int db_user_add(struct db *db, const char *actor, const char *name, const char *full_name,
+                const char *password_hash, GError **error);
+int db_user_set_password(struct db *db, const char *actor, const char *name,
+                         const char *password_hash, GError **error);
+/* Refused (EBUSY) while the user has an active session. */
+int db_user_remove(struct db *db, const char *actor, const char *name, GError **error);
+int db_user_get(struct db *db, const char *name, struct db_user **userp, GError **error);
+int db_user_list(struct db *db, GPtrArray **usersp, GError **error);
+
+/* Groups */
+struct db_group {
+    int64_t id;
+    char *name;
+    int64_t created_at;
+    char **members; /* NULL-terminated, sorted */
+};
+void db_group_free(struct db_group *group);
+int db_group_add(struct db *db, const char *actor, const char *name, GError **error);
+int db_group_remove(struct db *db, const char *actor, const char *name, GError **error);
+int db_group_add_user(struct db *db, const char *actor, const char *group, const char *user,
+                      GError **error);
+int db_group_remove_user(struct db *db, const char *actor, const char *group, const char *user,
+                         GError **error);
+int db_group_list(struct db *db, GPtrArray **groupsp, GError **error);
+
+/* Templates */
+struct db_template {
+    int64_t id;
+    char *name;
+    char *disk_path;
+    int64_t memory_mib;
+    int64_t vcpus;
+    char *video;    /* virtio | qxl | vga */
+    char *firmware; /* bios | uefi */
+    char *os;       /* linux | windows */
+    int64_t created_at;
+    char **pools;   /* pools built on this template */
+};
+void db_template_free(struct db_template *tmpl);
+/* tmpl->name .. tmpl->os are read; id, created_at and pools are ignored. */
+int db_template_add(struct db *db, const char *actor, const struct db_template *tmpl,
+                    GError **error);
+/* Refused (EBUSY) while a pool uses the template. */
+int db_template_remove(struct db *db, const char *actor, const char *name, GError **error);
+int db_template_get(struct db *db, const char *name, struct db_template **tmplp, GError **error);
+int db_template_list(struct db *db, GPtrArray **tmplsp, GError **error);
+
+/* Pools */
+struct db_pool {
+    int64_t id;
+    char *name;
+    char *template_name;
+    int64_t min_size;
+    int64_t max_size;
+    int64_t spare;
+    gboolean persistent;
+    char *clone;     /* linked | full */
+    char *protocols; /* comma-separated subset of "rdp,vnc" */
+    int64_t disconnect_timeout; /* seconds */
+    int64_t idle_timeout;       /* seconds, 0 = never */
+    int64_t created_at;
+    int64_t active_sessions;
+    char **entitled_users;
+    char **entitled_groups;
+};
+void db_pool_free(struct db_pool *pool);
+/* Checks the sizes (min <= max, spare <= max), the protocols and the template. */
+int db_pool_add(struct db *db, const char *actor, const struct db_pool *pool, GError **error);
+/* Replace the pool's settings with *pool (name and template name are ignored),
+ * after the same checks as db_pool_add. Callers read, modify and write back. */
+int db_pool_update(struct db *db, const char *actor, const char *name, const struct db_pool *pool,
+                   GError **error);
+/* Refused (EBUSY) while the pool has an active session or VMs. */
+int db_pool_remove(struct db *db, const char *actor, const char *name, GError **error);
+int db_pool_get(struct db *db, const char *name, struct db_pool **poolp, GError **error);
+int db_pool_list(struct db *db, GPtrArray **poolsp, GError **error);
+/* Validate a protocol list ("rdp", "vnc", "rdp,vnc"); returns the canonical form or NULL. */
+char *db_protocols_normalize(const char *protocols);
+
+/* Entitlements: exactly one of user and group is non-NULL. */
+struct db_entitlement {
+    int64_t id;
+    char *pool;
+    char *user;  /* or NULL */
+    char *group; /* or NULL */
+    int64_t created_at;
+};
+void db_entitlement_free(struct db_entitlement *ent);
+int db_entitle(struct db *db, const char *actor, const char *pool, const char *user,
+               const char *group, GError **error);
+int db_unentitle(struct db *db, const char *actor, const char *pool, const char *user,
+                 const char *group, GError **error);
+/* pool may be NULL for all pools. */
+int db_entitlement_list(struct db *db, const char *pool, GPtrArray **entsp, GError **error);
+
+/* Sessions */
+struct db_session {
+    int64_t id;
+    char *user;
+    char *pool;
+    char *vm;  /* or NULL */
+    char *protocol;
+    char *client_addr;
+    char *encoding;
+    char *state;
+    int64_t bytes_sent;
+    int64_t created_at;
+    int64_t state_since;
+};
+void db_session_free(struct db_session *session);
+/* active_only: leave out logged-off sessions. */
+int db_session_list(struct db *db, gboolean active_only, GPtrArray **sessionsp, GError **error);
+
+/* Audit log */
+struct db_audit {
+    int64_t id;
+    int64_t ts;
+    char *actor;
+    char *action;
+    char *target;
+    char *user; /* or NULL */
+    char *pool; /* or NULL */
+    char *outcome;
+    char *detail;
+};
+void db_audit_free(struct db_audit *entry);
+/* Record an event that is not itself a state change (a refused login, say). */
+int db_audit_add(struct db *db, const char *actor, const char *action, const char *target,
+                 const char *user, const char *pool, const char *outcome, const char *detail,
+                 GError **error);
+struct db_audit_filter {
+    int64_t since;     /* 0: from the start */
+    const char *user;  /* NULL: any */
+    const char *pool;  /* NULL: any */
+    int64_t limit;     /* 0: no limit; the newest entries are kept */
+};
+/* Oldest first. */
+int db_audit_list(struct db *db, const struct db_audit_filter *filter, GPtrArray **entriesp,
+                  GError **error);
+
+/* Counts for the status page. */
+struct db_counts {
+    int64_t users, groups, templates, pools, vms, active_sessions;
+};
+int db_counts(struct db *db, struct db_counts *counts, GError **error);
+
+#endif
