@@ -183,8 +183,8 @@ static int request(struct client *c, const char *method, const char *path, JsonB
     }
     bytes = soup_session_send_and_read(c->session, msg, NULL, &err);
     if (bytes == NULL) {
-        fprintf(stderr, "aulactl: cannot reach aulad at %s: %s\n"
-                        "  Is aulad running? Use --socket PATH or AULA_SOCKET for another socket.\n",
+        fprintf(stderr, "aulactl: cannot reach aulad at %s: %s (is aulad running? "
+                        "--socket PATH or AULA_SOCKET name another socket)\n",
                 c->socket, err->message);
         return EXIT_UNREACHABLE;
     }
@@ -1258,10 +1258,13 @@ int main(int argc, char **argv)
                 printf("aulactl %s\n", PACKAGE_VERSION);
                 return EXIT_OK;
             }
+            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                print_overview(stdout);
+                return EXIT_OK;
+            }
         }
-        print_overview(argc > 1 ? stdout : stderr);
-        return argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) ? EXIT_OK
-                                                                                           : EXIT_USAGE;
+        print_overview(stderr);
+        return EXIT_USAGE;
     }
     if (strcmp(g_ptr_array_index(words, 0), "help") == 0) {
         print_overview(stdout);

@@ -1,0 +1,135 @@
+#!/bin/bash
+# aula quickstart.
+#   sudo packaging/quickstart.sh demo   install, build, start libvirtd, run aulad in the foreground
+#   packaging/quickstart.sh test        install, build with ASan/UBSan, run `make check`
+# Both install the Debian packages listed in packaging/debian-packages.txt and
+# are safe to run again.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+mode=${1:-}
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        die "need root for: $* (run this script with sudo)"
+    fi
+}
+
+install_packages() {
+    local pkgs missing=()
+    pkgs=$(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$here/debian-packages.txt")
+    for p in $pkgs; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        say "Debian packages: all $(echo $pkgs | wc -w) installed"
+        return
+    fi
+    say "installing ${#missing[@]} Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -q >/dev/null
+    as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# build DIR [configure flags...]: out-of-tree build, configured once.
+build() {
+    local dir=$1
+    shift
+    if [ -f "$top/config.status" ]; then
+        die "the source tree is configured in place; run 'make distclean' in $top first"
+    fi
+    if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ]; then
+        say "autoreconf"
+        (cd "$top" && autoreconf -fi >/dev/null 2>&1) || die "autoreconf failed"
+    fi
+    mkdir -p "$dir"
+    if [ ! -f "$dir/Makefile" ]; then
+        say "configure $*"
+        (cd "$dir" && "$top/configure" -q --enable-werror "$@") || die "configure failed (see $dir/config.log)"
+    fi
+    say "make"
+    make -C "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || { tail -40 "$dir/build.log"; die "build failed (log: $dir/build.log)"; }
+}
+
+run_tests() {
+    local dir="$top/build/test" rc=0
+    install_packages
+    build "$dir" --enable-asan
+    say "make check"
+    make -C "$dir" -j"$(nproc)" check >"$dir/check.log" 2>&1 || rc=$?
+    grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' "$dir/check.log" || true
+    if [ -f "$dir/test-suite.log" ]; then
+        local total pass fail skip xfail xpass error
+        total=$(sed -n 's/^# TOTAL: *//p' "$dir/test-suite.log")
+        pass=$(sed -n 's/^# PASS: *//p' "$dir/test-suite.log")
+        skip=$(sed -n 's/^# SKIP: *//p' "$dir/test-suite.log")
+        xfail=$(sed -n 's/^# XFAIL: *//p' "$dir/test-suite.log")
+        fail=$(sed -n 's/^# FAIL: *//p' "$dir/test-suite.log")
+        xpass=$(sed -n 's/^# XPASS: *//p' "$dir/test-suite.log")
+        error=$(sed -n 's/^# ERROR: *//p' "$dir/test-suite.log")
+        if [ "$rc" -ne 0 ]; then
+            sed -n '/^FAIL\|^ERROR/,$p' "$dir/test-suite.log" | head -200
+        fi
+        echo "test totals: $total tests ($pass passed, $fail failed, $error errors, $skip skipped, $xfail xfail, $xpass xpass)"
+        echo "$((pass + xfail)) passed, $((fail + error + xpass)) failed, $skip skipped"
+    else
+        tail -40 "$dir/check.log"
+        echo "0 passed, 1 failed"
+    fi
+    [ "$rc" -eq 0 ] || die "make check failed (logs: $dir/test-suite.log)"
+}
+
+run_demo() {
+    local dir="$top/build/demo" conf state=/var/lib/aula sock=/run/aula/admin.sock pid
+    [ "$(id -u)" -eq 0 ] || die "the demo runs aulad as root: sudo $0 demo"
+    install_packages
+    build "$dir"
+    "$here/libvirtd-ensure.sh"
+    conf="$dir/aulad.conf"
+    cat >"$conf" <<CONF
+# aula demo configuration (written by packaging/quickstart.sh demo)
+[aulad]
+state_dir = $state
+admin_socket = $sock
+libvirt_uri = qemu:///system
+hypervisor = auto
+log_level = info
+CONF
+    mkdir -p "$state"
+    say "starting aulad (state in $state, admin socket $sock); Ctrl-C stops it"
+    "$dir/broker/aulad" --config "$conf" --foreground &
+    pid=$!
+    trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; exit 0' INT TERM
+    for _ in $(seq 1 100); do
+        [ -S "$sock" ] && "$dir/broker/aulactl" --socket "$sock" status >/dev/null 2>&1 && break
+        kill -0 $pid 2>/dev/null || die "aulad exited (see its messages above)"
+        sleep 0.1
+    done
+    # let the first libvirt health check finish
+    sleep 1
+    echo
+    "$dir/broker/aulactl" --socket "$sock" status
+    cat <<TXT
+
+aulad is running in the foreground. In another terminal, as root:
+  $dir/broker/aulactl --socket $sock status
+  $dir/broker/aulactl --socket $sock user add alice
+  $dir/broker/aulactl --socket $sock --help
+Configuration: $conf (see docs/aulad.conf.5); stop with Ctrl-C.
+TXT
+    wait $pid
+}
+
+case "$mode" in
+    demo) run_demo ;;
+    test) run_tests ;;
+    *) echo "usage: $0 demo|test" >&2; exit 2 ;;
+esac
