@@ -13,7 +13,6 @@
 #include "broker/conf.h"
 #include "db/db.h"
 
-#define API_ERROR (g_quark_from_static_string("aula-admin-api-error"))
 /* Bodies are small JSON objects; anything bigger is a mistake or an attack. */
 #define BODY_MAX (64 * 1024)
 
@@ -91,7 +90,7 @@ static char *builder_text(JsonBuilder *b)
     return json_generator_to_data(gen, NULL);
 }
 
-static void respond_error(struct admin_response *resp, int status, const char *message)
+char *admin_api_error_body(guint status, const char *message)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
 
@@ -106,8 +105,13 @@ static void respond_error(struct admin_response *resp, int status, const char *m
     json_builder_add_string_value(b, message);
     json_builder_end_object(b);
     json_builder_end_object(b);
+    return builder_text(b);
+}
+
+static void respond_error(struct admin_response *resp, int status, const char *message)
+{
     resp->status = status;
-    resp->body = builder_text(b);
+    resp->body = admin_api_error_body(status, message);
 }
 
 /* Answer with the error of a failed call (r < 0): the status follows its code. */
@@ -1031,6 +1035,7 @@ static void route(struct admin_api *api, const struct admin_request *req, char *
     }
 #undef ON
     if (allow) {
+        resp->allow = allow;
         g_autofree char *msg = g_strdup_printf("method %s is not allowed here (allowed: %s)",
                                                req->method, allow);
         respond_error(resp, 405, msg);
@@ -1047,6 +1052,7 @@ void admin_api_handle(struct admin_api *api, const struct admin_request *req,
     guint n;
 
     resp->body = NULL;
+    resp->allow = NULL;
     if (!req->authorized) {
         respond_error(resp, 403, "permission denied: the admin API is for root and members of admin_group");
         return;
@@ -1059,6 +1065,10 @@ void admin_api_handle(struct admin_api *api, const struct admin_request *req,
      * that decodes to a '/' matches no route. */
     seg = g_strsplit(req->path + strlen("/v1/"), "/", 8);
     n = g_strv_length(seg);
+    if (n == 0) { /* "/v1/" itself: g_strsplit("") gives no segment at all */
+        respond_error(resp, 404, "no such resource: /v1/");
+        return;
+    }
     for (guint i = 0; i < n; i++) {
         char *plain = g_uri_unescape_string(seg[i], "/");
         if (plain == NULL || plain[0] == '\0') {

@@ -24,8 +24,12 @@ struct admin_request {
 
 struct admin_response {
     guint status;
-    char *body; /* JSON text; caller frees */
+    char *body;        /* JSON text; caller frees */
+    const char *allow; /* for 405: the methods the resource takes (static) */
 };
+
+/* The JSON error body for status and message. Caller frees. */
+char *admin_api_error_body(guint status, const char *message);
 
 /* Adds daemon facts (libvirt, listeners) to the status object being built. */
 typedef void (*admin_status_fn)(JsonBuilder *b, void *data);

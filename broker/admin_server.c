@@ -33,10 +33,7 @@ static void set_json(SoupServerMessage *msg, guint status, char *body)
 
 static void refuse(SoupServerMessage *msg, guint status, const char *message)
 {
-    g_autofree char *esc = g_strescape(message, NULL);
-    set_json(msg, status,
-             g_strdup_printf("{\"error\":{\"status\":%u,\"reason\":\"%s\",\"message\":\"%s\"}}",
-                             status, soup_status_get_phrase(status), esc));
+    set_json(msg, status, admin_api_error_body(status, message));
 }
 
 /* Who is asking? Fills *p; FALSE (and a 403 set on msg) when that cannot be told. */
@@ -71,6 +68,9 @@ static void on_headers(SoupServer *soup, SoupServerMessage *msg, const char *pat
         refuse(msg, SOUP_STATUS_FORBIDDEN,
                "permission denied: the admin API is for root and members of admin_group");
     } else if (soup_message_headers_get_content_length(h) > BODY_MAX) {
+        g_info("admin API: %s %s by %s refused (413): body of %" G_GINT64_FORMAT " bytes",
+               soup_server_message_get_method(msg), path, p.name,
+               soup_message_headers_get_content_length(h));
         refuse(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "the request body is too large");
     }
     peer_clear(&p);
@@ -103,6 +103,9 @@ static void on_request(SoupServer *soup, SoupServerMessage *msg, const char *pat
     if (resp.status >= 400)
         g_info("admin API: %s %s by %s refused (%u): %s", req.method, req.path, p.name,
                resp.status, resp.body);
+    if (resp.allow)
+        soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
+                                     resp.allow);
     set_json(msg, resp.status, resp.body);
     peer_clear(&p);
 }
@@ -118,8 +121,9 @@ static int prepare_path(const char *path, GError **error)
     struct stat st;
 
     if (g_mkdir_with_parents(dir, 0755) < 0) {
-        g_set_error(error, SERVER_ERROR, errno, "cannot create %s: %s", dir, g_strerror(errno));
-        return -errno;
+        int e = errno;
+        g_set_error(error, SERVER_ERROR, e, "cannot create %s: %s", dir, g_strerror(e));
+        return -e;
     }
     if (lstat(path, &st) < 0)
         return 0;
@@ -137,9 +141,9 @@ static int prepare_path(const char *path, GError **error)
         return -EADDRINUSE;
     }
     if (unlink(path) < 0 && errno != ENOENT) {
-        g_set_error(error, SERVER_ERROR, errno, "cannot remove stale socket %s: %s", path,
-                    g_strerror(errno));
-        return -errno;
+        int e = errno;
+        g_set_error(error, SERVER_ERROR, e, "cannot remove stale socket %s: %s", path, g_strerror(e));
+        return -e;
     }
     return 0;
 }

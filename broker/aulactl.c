@@ -448,7 +448,7 @@ static gboolean parse_since(const char *text, gint64 *ts)
     gint64 age = 0;
     size_t len = strlen(text);
 
-    if (len > 1 && strchr("mhd", text[len - 1]) && strspn(text, "0123456789") == len - 1) {
+    if (len > 1 && strchr("smhd", text[len - 1]) && strspn(text, "0123456789") == len - 1) {
         if (!parse_duration("since", text, &age))
             return FALSE;
         *ts = g_get_real_time() / G_USEC_PER_SEC - age;
@@ -456,6 +456,10 @@ static gboolean parse_since(const char *text, gint64 *ts)
     }
     if (len == 10) {
         g_autofree char *full = g_strconcat(text, "T00:00:00", NULL);
+        dt = g_date_time_new_from_iso8601(full, local);
+    } else if (len == 16) {
+        /* GLib wants seconds; YYYY-MM-DDTHH:MM means :00. */
+        g_autofree char *full = g_strconcat(text, ":00", NULL);
         dt = g_date_time_new_from_iso8601(full, local);
     } else {
         dt = g_date_time_new_from_iso8601(text, local);
@@ -1181,7 +1185,7 @@ static const struct command commands[] = {
     { "pool", "create", "NAME", 1, pool_create_entries, "Create a pool of desktops from a template", cmd_pool_create },
     { "pool", "list", "", 0, NULL, "List pools", cmd_pool_list },
     { "pool", "show", "NAME", 1, NULL, "Show one pool", cmd_pool_show },
-    { "pool", "set", "NAME", 1, pool_set_entries, "Change a pool's settings (they apply without a restart)", cmd_pool_set },
+    { "pool", "set", "NAME", 1, pool_set_entries, "Change a pool's settings", cmd_pool_set },
     { "pool", "rm", "NAME", 1, NULL, "Remove a pool (refused while it has active sessions)", cmd_pool_rm },
     { "entitle", NULL, "", 0, entitle_entries, "Let a user or a group use a pool: --user NAME|--group NAME --pool NAME", cmd_entitle },
     { "unentitle", NULL, "", 0, entitle_entries, "Take a pool away from a user or a group", cmd_unentitle },

@@ -34,6 +34,7 @@ struct daemon {
     gboolean probing;
     struct vmm_host_info *host;
     char *host_error;
+    int host_errno;         /* ECONNREFUSED: libvirt unreachable; else it answered but refused */
     gint64 probed_at;
     int exit_code;
 };
@@ -87,6 +88,7 @@ static void probe_done(GObject *source, GAsyncResult *res, gpointer data)
     g_clear_pointer(&d->host_error, g_free);
     if (info == NULL) {
         d->host_error = g_strdup(err->message);
+        d->host_errno = err->code;
         g_warning("libvirt: %s", err->message);
     } else if (!was_ok) {
         g_message("libvirt: %s (libvirt %s), VMs will run as %s domains", info->uri,
@@ -133,7 +135,10 @@ static void status_extra(JsonBuilder *b, void *data)
     json_builder_set_member_name(b, "uri");
     json_builder_add_string_value(b, cfg->libvirt_uri);
     json_builder_set_member_name(b, "state");
-    json_builder_add_string_value(b, d->host ? "connected" : d->host_error ? "unreachable" : "probing");
+    json_builder_add_string_value(b, d->host ? "connected"
+                                     : !d->host_error ? "probing"
+                                     : d->host_errno == ECONNREFUSED ? "unreachable"
+                                     : "error");
     if (d->host) {
         json_builder_set_member_name(b, "version");
         json_builder_add_string_value(b, d->host->libvirt_version);
@@ -189,18 +194,28 @@ static int take_lock(struct daemon *d, GError **error)
 {
     g_autofree char *path = g_build_filename(d->cfg->state_dir, "aulad.lock", NULL);
     char pid[32] = "";
+    struct stat st;
     int fd;
 
-    if (g_mkdir_with_parents(d->cfg->state_dir, 0750) < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot create %s: %s",
-                    d->cfg->state_dir, g_strerror(errno));
-        return -errno;
+    /* 0711: libvirt's QEMU (user libvirt-qemu) must reach the images below it;
+     * nobody else may list it, and the database inside is 0640. */
+    if (g_mkdir_with_parents(d->cfg->state_dir, 0711) < 0) {
+        int e = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot create %s: %s",
+                    d->cfg->state_dir, g_strerror(e));
+        return -e;
     }
+    /* umask and a pre-made directory may have taken the others' search bit. */
+    if (stat(d->cfg->state_dir, &st) == 0 && !(st.st_mode & S_IXOTH) &&
+        chmod(d->cfg->state_dir, (st.st_mode & 07777) | S_IXOTH) < 0)
+        g_warning("cannot make %s searchable for libvirt's QEMU: %s", d->cfg->state_dir,
+                  g_strerror(errno));
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot open %s: %s", path,
-                    g_strerror(errno));
-        return -errno;
+        int e = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot open %s: %s", path,
+                    g_strerror(e));
+        return -e;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         int e = errno;
@@ -328,12 +343,13 @@ static int load_config(struct daemon *d)
         d->cfg = conf_new_defaults();
         return 0;
     }
-    r = conf_load(opt_config, &d->cfg, &err);
+    /* Absolute, so SIGHUP still finds it after daemon mode's chdir("/"). */
+    d->config_path = g_canonicalize_filename(opt_config, NULL);
+    r = conf_load(d->config_path, &d->cfg, &err);
     if (r < 0) {
         g_printerr("aulad: %s\n", err->message);
         return r;
     }
-    d->config_path = g_strdup(opt_config);
     return 0;
 }
 
@@ -412,7 +428,8 @@ int main(int argc, char **argv)
 
     g_option_context_add_main_entries(ctx, options, NULL);
     g_option_context_set_description(ctx,
-        "aulad keeps pools of desktop VMs and hands them to users; aulactl(1) administers it.\n"
+        "aulad is the aula broker: it owns the database of users, groups, templates and pools,\n"
+        "serves the admin API that aulactl(1) uses, and watches libvirt.\n"
         "Settings are described in aulad.conf(5); `aulad --dump-config` prints them all.\n"
         "Signals: SIGTERM or SIGINT stop cleanly; SIGHUP reloads log_level and admin_group.");
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {

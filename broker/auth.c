@@ -10,7 +10,9 @@
 #include "db/db.h"
 
 #define AUTH_ERROR (g_quark_from_static_string("aula-auth-error"))
-#define PASSWORD_MAX 1024
+/* The longest password crypt_r() takes: CRYPT_MAX_PASSPHRASE_SIZE counts the NUL.
+ * A longer one would pass the rules and then fail to hash. */
+#define PASSWORD_MAX (CRYPT_MAX_PASSPHRASE_SIZE - 1)
 
 /* yescrypt at libxcrypt's default cost. */
 #define HASH_PREFIX "$y$"

@@ -25,8 +25,9 @@ extern const struct auth_impl auth_local_impl;
 
 int auth_verify(const struct auth *auth, const char *user, const char *password, GError **error);
 
-/* Refuse passwords that cannot be stored or typed: empty, over 1024 bytes,
- * or containing control characters (-EINVAL with a reason). */
+/* Refuse passwords that cannot be stored or typed: empty, over 511 bytes
+ * (what libxcrypt can hash), containing control characters or not UTF-8
+ * (-EINVAL with a reason). */
 int auth_password_acceptable(const char *password, GError **error);
 
 /* Hash password with yescrypt and a fresh random salt. Caller frees *hashp. */

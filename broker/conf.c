@@ -19,6 +19,7 @@ struct setting {
     const char *const *choices; /* SET_ENUM */
     gboolean reloadable;        /* SIGHUP applies it */
     const char *help;
+    gboolean may_be_empty;      /* SET_STRING: "" is a meaningful value */
 };
 
 static const char *const hypervisors[] = { "auto", "kvm", "qemu", NULL };
@@ -30,29 +31,29 @@ static const char *const log_levels[] = { "error", "warning", "message", "info",
 static const struct setting settings[] = {
     { "state_dir", SET_PATH, OFF(state_dir), LOCALSTATEDIR "/lib/aula", 0, 0, NULL, FALSE,
       "Directory for the database (aula.db), TLS material and images. aulad takes a lock "
-      "here, so two daemons can never share it." },
+      "here, so two daemons can never share it.", FALSE },
     { "admin_socket", SET_PATH, OFF(admin_socket), RUNSTATEDIR "/aula/admin.sock", 0, 0, NULL, FALSE,
       "UNIX socket of the admin API used by aulactl. Anyone may connect; requests are "
-      "authorized by the peer's credentials (SO_PEERCRED)." },
+      "authorized by the peer's credentials (SO_PEERCRED).", FALSE },
     { "admin_group", SET_STRING, OFF(admin_group), "aula-admin", 0, 0, NULL, TRUE,
-      "Members of this system group may use the admin API, besides root. Empty: root only." },
+      "Members of this system group may use the admin API, besides root. Empty: root only.", TRUE },
     { "libvirt_uri", SET_STRING, OFF(libvirt_uri), "qemu:///system", 0, 0, NULL, FALSE,
-      "libvirt connection URI of the local host." },
+      "libvirt connection URI of the local host.", FALSE },
     { "hypervisor", SET_ENUM, OFF(hypervisor), "auto", 0, 0, hypervisors, FALSE,
       "Domain type for VMs: kvm, qemu (TCG emulation), or auto (kvm where libvirt offers it, "
-      "else qemu with a warning)." },
+      "else qemu with a warning).", FALSE },
     { "rdp_address", SET_ADDRESSES, OFF(rdp_address), "::", 0, 0, NULL, FALSE,
-      "Addresses to accept RDP connections on, comma-separated (:: is every IPv6 and IPv4 address)." },
-    { "rdp_port", SET_INT, OFF(rdp_port), "3389", 1, 65535, NULL, FALSE, "TCP port for RDP." },
+      "Addresses to accept RDP connections on, comma-separated (:: is every IPv6 and IPv4 address).", FALSE },
+    { "rdp_port", SET_INT, OFF(rdp_port), "3389", 1, 65535, NULL, FALSE, "TCP port for RDP.", FALSE },
     { "vnc_address", SET_ADDRESSES, OFF(vnc_address), "::", 0, 0, NULL, FALSE,
-      "Addresses to accept VNC connections on, comma-separated." },
-    { "vnc_port", SET_INT, OFF(vnc_port), "5900", 1, 65535, NULL, FALSE, "TCP port for VNC." },
+      "Addresses to accept VNC connections on, comma-separated.", FALSE },
+    { "vnc_port", SET_INT, OFF(vnc_port), "5900", 1, 65535, NULL, FALSE, "TCP port for VNC.", FALSE },
     { "api_address", SET_ADDRESSES, OFF(api_address), "::", 0, 0, NULL, FALSE,
-      "Addresses for the client API (HTTPS), comma-separated." },
+      "Addresses for the client API (HTTPS), comma-separated.", FALSE },
     { "api_port", SET_INT, OFF(api_port), "8443", 1, 65535, NULL, FALSE,
-      "TCP port for the client API (HTTPS)." },
+      "TCP port for the client API (HTTPS).", FALSE },
     { "log_level", SET_ENUM, OFF(log_level), "info", 0, 0, log_levels, TRUE,
-      "Least important messages to log: error, warning, message, info or debug." },
+      "Least important messages to log: error, warning, message, info or debug.", FALSE },
 };
 
 #define CONF_ERROR (g_quark_from_static_string("aula-config-error"))
@@ -92,6 +93,10 @@ static gboolean setting_apply(struct conf *cfg, const struct setting *s, const c
         }
         break;
     case SET_STRING:
+        if (value[0] == '\0' && !s->may_be_empty) {
+            *reason = g_strdup_printf("%s must not be empty", s->name);
+            return FALSE;
+        }
         if (strpbrk(value, "\n\r") != NULL) {
             *reason = g_strdup_printf("%s must be on one line", s->name);
             return FALSE;
@@ -169,7 +174,9 @@ static int scan_lines(const char *path, const char *text, GHashTable *keys, GErr
     for (char **l = lines; *l; l++) {
         char *line = g_strstrip(*l);
         n++;
-        if (line[0] == '\0' || line[0] == '#' || line[0] == ';')
+        /* Only '#' starts a comment, as in GKeyFile, which would refuse a ';'
+         * line without saying where. */
+        if (line[0] == '\0' || line[0] == '#')
             continue;
         if (line[0] == '[') {
             size_t len = strlen(line);

@@ -349,7 +349,7 @@ int db_open(const char *path, struct db **dbp, GError **error)
     }
     sqlite3_extended_result_codes(db->h, 1);
     sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
-    /* WAL lets readers (aulactl's sqlite3 inspections, backups) run beside the writer. */
+    /* WAL lets readers (an admin's sqlite3 shell, backups) run beside the writer. */
     r = prepare(db, "PRAGMA journal_mode = WAL", &st, error);
     if (r < 0)
         goto out;

@@ -213,6 +213,8 @@ expect_status 400 "bad query number" http://aulad/v1/audit?since=yesterday
 expect_status 404 "unknown resource" http://aulad/v1/frobs
 expect_status 404 "outside /v1" http://aulad/admin
 expect_status 405 "wrong method" -X PUT -d '{}' http://aulad/v1/pools
+curl -s -i --unix-socket "$SOCK" -X PUT -d '{}' http://aulad/v1/pools | grep -qi '^Allow: GET, POST' || fail "405 without an Allow header"
+ok "405 carries an Allow header"
 expect_status 413 "oversized body" -X POST -H 'Content-Type: application/json' --data-binary "@$(python3 -c 'import sys; open(sys.argv[1],"w").write("{\"name\": \"" + "x"*70000 + "\"}")' "$TMP/big.json"; echo "$TMP/big.json")" http://aulad/v1/groups
 # Garbage that is not HTTP at all: the connection is dropped, aulad lives on.
 python3 - "$SOCK" <<'PY' || fail "raw garbage: the socket misbehaved"
@@ -240,6 +242,9 @@ expect_ok "audit --since in the future" ctl audit --since 2999-01-01 --json
 [ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$TMP/out")" = 0 ] || fail "audit --since did not filter"
 expect_ok "audit --since 1h --limit 2" ctl audit --since 1h --limit 2 --json
 [ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$TMP/out")" = 2 ] || fail "audit --limit"
+expect_ok "audit --since with minutes" ctl audit --since "$(date -d '-1 hour' +%Y-%m-%dT%H:%M)" --json
+grep -q '"action" : "user.add"' "$TMP/out" || fail "audit --since YYYY-MM-DDTHH:MM lost entries"
+expect_ok "audit --since 30s" ctl audit --since 300s
 expect_refused 2 "--since 'last tuesday'" "audit bad --since" ctl audit --since "last tuesday"
 
 # ---- removals

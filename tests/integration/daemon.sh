@@ -27,6 +27,7 @@ expect_config_error 3 "'log_level' is already set on line 2" "[aulad]" "log_leve
 expect_config_error 1 "unknown section [server]" "[server]" "rdp_port = 1"
 expect_config_error 2 "expected 'name = value'" "[aulad]" "just words"
 expect_config_error 1 "setting outside a section" "rdp_port = 1"
+expect_config_error 2 "libvirt_uri must not be empty" "[aulad]" "libvirt_uri ="
 rc=0
 "$AULAD" --config "$TMP/none.conf" --foreground >"$TMP/out" 2>&1 || rc=$?
 [ "$rc" -eq 1 ] && grep -q "none.conf" "$TMP/out" || fail "a missing config file is not refused clearly: $(cat "$TMP/out")"
