@@ -10,218 +10,10 @@
 #include <string.h>
 
 #include "db/migrations-resource.h"
+#include "db/sql.h"
 
 #define MIGRATIONS_PATH "/org/aula/db/migrations"
 #define BUSY_TIMEOUT_MS 5000
-
-struct db {
-    sqlite3 *h;
-    char *path;
-};
-
-G_DEFINE_QUARK(aula-db-error-quark, db_error)
-
-/* Set *error (code = err) and return -err. */
-G_GNUC_PRINTF(3, 4)
-static int fail(GError **error, int err, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    if (error != NULL && *error == NULL)
-        *error = g_error_new_valist(DB_ERROR, err, fmt, ap);
-    va_end(ap);
-    return -err;
-}
-
-/* Report an SQLite failure; logged here, where it is found. */
-static int sql_fail(struct db *db, GError **error, const char *what)
-{
-    g_warning("%s: %s: %s", __func__, what, sqlite3_errmsg(db->h));
-    return fail(error, EIO, "database error while %s: %s", what, sqlite3_errmsg(db->h));
-}
-
-static int exec(struct db *db, const char *sql, GError **error)
-{
-    char *msg = NULL;
-
-    if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int r = fail(error, EIO, "database error: %s", msg ? msg : sqlite3_errmsg(db->h));
-        g_warning("%s: %s", __func__, msg ? msg : sqlite3_errmsg(db->h));
-        sqlite3_free(msg);
-        return r;
-    }
-    return 0;
-}
-
-static int prepare(struct db *db, const char *sql, sqlite3_stmt **stmtp, GError **error)
-{
-    if (sqlite3_prepare_v2(db->h, sql, -1, stmtp, NULL) != SQLITE_OK)
-        return sql_fail(db, error, "preparing a statement");
-    return 0;
-}
-
-/* BEGIN IMMEDIATE takes the write lock up front, so checks made inside the
- * transaction still hold when it commits. */
-static int tx_begin(struct db *db, GError **error)
-{
-    return exec(db, "BEGIN IMMEDIATE", error);
-}
-
-static int tx_commit(struct db *db, GError **error)
-{
-    return exec(db, "COMMIT", error);
-}
-
-static void tx_rollback(struct db *db)
-{
-    if (!sqlite3_get_autocommit(db->h))
-        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static int64_t now(void)
-{
-    return g_get_real_time() / G_USEC_PER_SEC;
-}
-
-static char *col_text(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? g_strdup((const char *)t) : NULL;
-}
-
-static void bind_text(sqlite3_stmt *st, int idx, const char *text)
-{
-    if (text)
-        sqlite3_bind_text(st, idx, text, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, idx);
-}
-
-/* Run a statement that returns no rows. Takes ownership of st. */
-static int step_done(struct db *db, sqlite3_stmt *st, GError **error, const char *what)
-{
-    int rc = sqlite3_step(st);
-    int r = 0;
-
-    if (rc != SQLITE_DONE)
-        r = sql_fail(db, error, what);
-    sqlite3_finalize(st);
-    return r;
-}
-
-static int audit_insert(struct db *db, const char *actor, const char *action, const char *target,
-                        const char *user, const char *pool, const char *outcome,
-                        const char *detail, GError **error)
-{
-    sqlite3_stmt *st = NULL;
-    int r;
-
-    r = prepare(db,
-                "INSERT INTO audit_log (ts, actor, action, target, user_name, pool_name, outcome, detail)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                &st, error);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(st, 1, now());
-    bind_text(st, 2, actor ? actor : "aulad");
-    bind_text(st, 3, action);
-    bind_text(st, 4, target ? target : "");
-    bind_text(st, 5, user);
-    bind_text(st, 6, pool);
-    bind_text(st, 7, outcome);
-    bind_text(st, 8, detail ? detail : "");
-    return step_done(db, st, error, "writing the audit log");
-}
-
-/* The kinds of named objects; the table names come only from here. */
-enum kind { KIND_USER, KIND_GROUP, KIND_TEMPLATE, KIND_POOL };
-static const char *const kind_table[] = { "users", "groups", "templates", "pools" };
-static const char *const kind_word[] = { "user", "group", "template", "pool" };
-
-/* Find the id of the object called name; ENOENT with a clear message if none. */
-static int lookup_id(struct db *db, enum kind kind, const char *name, int64_t *idp, GError **error)
-{
-    g_autofree char *sql = g_strdup_printf("SELECT id FROM %s WHERE name = ?", kind_table[kind]);
-    sqlite3_stmt *st = NULL;
-    int r, rc;
-
-    if (name == NULL || !db_name_valid(name))
-        return fail(error, ENOENT, "unknown %s '%s'", kind_word[kind], name ? name : "");
-    r = prepare(db, sql, &st, error);
-    if (r < 0)
-        return r;
-    bind_text(st, 1, name);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *idp = sqlite3_column_int64(st, 0);
-        r = 0;
-    } else if (rc == SQLITE_DONE) {
-        r = fail(error, ENOENT, "unknown %s '%s'", kind_word[kind], name);
-    } else {
-        r = sql_fail(db, error, "looking up a name");
-    }
-    sqlite3_finalize(st);
-    return r;
-}
-
-/* Refuse a name that breaks the rule or is taken (EINVAL, EEXIST). */
-static int check_new_name(struct db *db, enum kind kind, const char *name, GError **error)
-{
-    int64_t id;
-    int r;
-
-    if (name == NULL || !db_name_valid(name))
-        return fail(error, EINVAL, "invalid %s name '%s': use %s", kind_word[kind],
-                    name ? name : "", DB_NAME_RULE);
-    r = lookup_id(db, kind, name, &id, NULL);
-    if (r == 0)
-        return fail(error, EEXIST, "%s '%s' already exists", kind_word[kind], name);
-    if (r != -ENOENT)
-        return sql_fail(db, error, "looking up a name");
-    return 0;
-}
-
-/* Collect the first column of a query with one int64 parameter into a strv. */
-static int query_strv(struct db *db, const char *sql, int64_t param, char ***strvp, GError **error)
-{
-    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
-    sqlite3_stmt *st = NULL;
-    int r, rc;
-
-    r = prepare(db, sql, &st, error);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(st, 1, param);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        g_strv_builder_add(b, (const char *)sqlite3_column_text(st, 0));
-    if (rc != SQLITE_DONE)
-        r = sql_fail(db, error, "reading a list");
-    sqlite3_finalize(st);
-    if (r == 0)
-        *strvp = g_strv_builder_end(b);
-    return r;
-}
-
-/* Count rows of a query with one int64 parameter. */
-static int query_count(struct db *db, const char *sql, int64_t param, int64_t *countp,
-                       GError **error)
-{
-    sqlite3_stmt *st = NULL;
-    int r;
-
-    r = prepare(db, sql, &st, error);
-    if (r < 0)
-        return r;
-    if (strchr(sql, '?'))
-        sqlite3_bind_int64(st, 1, param);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        *countp = sqlite3_column_int64(st, 0);
-    else
-        r = sql_fail(db, error, "counting rows");
-    sqlite3_finalize(st);
-    return r;
-}
 
 gboolean db_name_valid(const char *name)
 {
@@ -286,7 +78,7 @@ int db_schema_version(struct db *db)
 {
     int64_t v = 0;
 
-    if (query_count(db, "PRAGMA user_version", 0, &v, NULL) < 0)
+    if (sql_count(db, "PRAGMA user_version", 0, &v, NULL) < 0)
         return -EIO;
     return (int)v;
 }
@@ -299,9 +91,9 @@ static int migrate(struct db *db, GError **error)
     int latest = db_latest_schema_version();
 
     if (current < 0)
-        return sql_fail(db, error, "reading the schema version");
+        return sql_db_fail(db, error, "reading the schema version");
     if (current > latest)
-        return fail(error, EPROTO,
+        return sql_fail(error, EPROTO,
                     "%s has schema version %d, newer than this aula knows (%d): "
                     "run a newer aula, or restore a backup of the database",
                     db->path, current, latest);
@@ -316,17 +108,17 @@ static int migrate(struct db *db, GError **error)
         res = g_strconcat(MIGRATIONS_PATH "/", *f, NULL);
         sql = g_resource_lookup_data(migrations(), res, 0, NULL);
         if (sql == NULL)
-            return fail(error, EIO, "migration %s is missing from the binary", *f);
+            return sql_fail(error, EIO, "migration %s is missing from the binary", *f);
         pragma = g_strdup_printf("PRAGMA user_version = %d", version);
-        r = tx_begin(db, error);
+        r = sql_begin(db, error);
         if (r == 0)
-            r = exec(db, g_bytes_get_data(sql, NULL), error);
+            r = sql_exec(db, g_bytes_get_data(sql, NULL), error);
         if (r == 0)
-            r = exec(db, pragma, error);
+            r = sql_exec(db, pragma, error);
         if (r == 0)
-            r = tx_commit(db, error);
+            r = sql_commit(db, error);
         if (r < 0) {
-            tx_rollback(db);
+            sql_rollback(db);
             g_prefix_error(error, "migration %s: ", *f);
             return r;
         }
@@ -343,26 +135,26 @@ int db_open(const char *path, struct db **dbp, GError **error)
 
     db->path = g_strdup(path);
     if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        r = fail(error, EIO, "cannot open database %s: %s", path,
+        r = sql_fail(error, EIO, "cannot open database %s: %s", path,
                  db->h ? sqlite3_errmsg(db->h) : "out of memory");
         goto out;
     }
     sqlite3_extended_result_codes(db->h, 1);
     sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
     /* WAL lets readers (an admin's sqlite3 shell, backups) run beside the writer. */
-    r = prepare(db, "PRAGMA journal_mode = WAL", &st, error);
+    r = sql_prepare(db, "PRAGMA journal_mode = WAL", &st, error);
     if (r < 0)
         goto out;
     if (sqlite3_step(st) != SQLITE_ROW ||
         g_ascii_strcasecmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
-        r = fail(error, EIO, "cannot open database %s: %s", path,
+        r = sql_fail(error, EIO, "cannot open database %s: %s", path,
                  sqlite3_errcode(db->h) == SQLITE_OK ? "WAL mode is not available"
                                                      : sqlite3_errmsg(db->h));
         goto out;
     }
     sqlite3_finalize(st);
     st = NULL;
-    r = exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", error);
+    r = sql_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", error);
     if (r < 0)
         goto out;
     r = migrate(db, error);
@@ -404,27 +196,27 @@ int db_host_ensure(struct db *db, const char *actor, const char *name, const cha
     int r;
 
     if (!db_name_valid(name))
-        return fail(error, EINVAL, "invalid host name '%s': use %s", name, DB_NAME_RULE);
-    r = tx_begin(db, error);
+        return sql_fail(error, EINVAL, "invalid host name '%s': use %s", name, DB_NAME_RULE);
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = prepare(db,
+    r = sql_prepare(db,
                 "INSERT INTO hosts (name, libvirt_uri, created_at) VALUES (?, ?, ?)"
                 " ON CONFLICT(name) DO UPDATE SET libvirt_uri = excluded.libvirt_uri"
                 " WHERE libvirt_uri <> excluded.libvirt_uri",
                 &st, error);
     if (r == 0) {
-        bind_text(st, 1, name);
-        bind_text(st, 2, libvirt_uri);
-        sqlite3_bind_int64(st, 3, now());
-        r = step_done(db, st, error, "recording the host");
+        sql_bind_text(st, 1, name);
+        sql_bind_text(st, 2, libvirt_uri);
+        sqlite3_bind_int64(st, 3, sql_now());
+        r = sql_step_done(db, st, error, "recording the host");
     }
     if (r == 0 && sqlite3_changes(db->h) > 0)
-        r = audit_insert(db, actor, "host.ensure", name, NULL, NULL, "ok", libvirt_uri, error);
+        r = sql_audit(db, actor, "host.ensure", name, NULL, NULL, "ok", libvirt_uri, error);
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
 }
 
@@ -434,20 +226,20 @@ int db_host_list(struct db *db, GPtrArray **hostsp, GError **error)
     sqlite3_stmt *st = NULL;
     int r, rc;
 
-    r = prepare(db, "SELECT id, name, libvirt_uri, memory_budget_mib FROM hosts ORDER BY name",
+    r = sql_prepare(db, "SELECT id, name, libvirt_uri, memory_budget_mib FROM hosts ORDER BY name",
                 &st, error);
     if (r < 0)
         return r;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct db_host *h = g_new0(struct db_host, 1);
         h->id = sqlite3_column_int64(st, 0);
-        h->name = col_text(st, 1);
-        h->libvirt_uri = col_text(st, 2);
+        h->name = sql_col_text(st, 1);
+        h->libvirt_uri = sql_col_text(st, 2);
         h->memory_budget_mib = sqlite3_column_int64(st, 3);
         g_ptr_array_add(hosts, h);
     }
     if (rc != SQLITE_DONE)
-        r = sql_fail(db, error, "listing hosts");
+        r = sql_db_fail(db, error, "listing hosts");
     sqlite3_finalize(st);
     if (r == 0)
         *hostsp = g_steal_pointer(&hosts);
@@ -472,7 +264,7 @@ static int check_password_hash(const char *hash, GError **error)
 {
     /* A crypt(5) hash starts with '$'; anything else would be a clear-text password. */
     if (hash == NULL || hash[0] != '$' || strlen(hash) > 512)
-        return fail(error, EINVAL, "refusing to store a password that is not a crypt(5) hash");
+        return sql_fail(error, EINVAL, "refusing to store a password that is not a crypt(5) hash");
     return 0;
 }
 
@@ -480,37 +272,37 @@ int db_user_add(struct db *db, const char *actor, const char *name, const char *
                 const char *password_hash, GError **error)
 {
     sqlite3_stmt *st = NULL;
-    int64_t t = now();
+    int64_t t = sql_now();
     int r;
 
     if (full_name && (strlen(full_name) > 128 || strpbrk(full_name, "\n\r\t")))
-        return fail(error, EINVAL, "invalid full name: at most 128 characters on one line");
+        return sql_fail(error, EINVAL, "invalid full name: at most 128 characters on one line");
     r = check_password_hash(password_hash, error);
     if (r < 0)
         return r;
-    r = tx_begin(db, error);
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = check_new_name(db, KIND_USER, name, error);
+    r = sql_check_new_name(db, SQL_KIND_USER, name, error);
     if (r == 0)
-        r = prepare(db,
+        r = sql_prepare(db,
                     "INSERT INTO users (name, full_name, password_hash, created_at, password_changed_at)"
                     " VALUES (?, ?, ?, ?, ?)",
                     &st, error);
     if (r == 0) {
-        bind_text(st, 1, name);
-        bind_text(st, 2, full_name ? full_name : "");
-        bind_text(st, 3, password_hash);
+        sql_bind_text(st, 1, name);
+        sql_bind_text(st, 2, full_name ? full_name : "");
+        sql_bind_text(st, 3, password_hash);
         sqlite3_bind_int64(st, 4, t);
         sqlite3_bind_int64(st, 5, t);
-        r = step_done(db, st, error, "adding the user");
+        r = sql_step_done(db, st, error, "adding the user");
     }
     if (r == 0)
-        r = audit_insert(db, actor, "user.add", name, name, NULL, "ok", NULL, error);
+        r = sql_audit(db, actor, "user.add", name, name, NULL, "ok", NULL, error);
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
 }
 
@@ -524,40 +316,26 @@ int db_user_set_password(struct db *db, const char *actor, const char *name,
     r = check_password_hash(password_hash, error);
     if (r < 0)
         return r;
-    r = tx_begin(db, error);
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = lookup_id(db, KIND_USER, name, &id, error);
+    r = sql_lookup_id(db, SQL_KIND_USER, name, &id, error);
     if (r == 0)
-        r = prepare(db, "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
+        r = sql_prepare(db, "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
                     &st, error);
     if (r == 0) {
-        bind_text(st, 1, password_hash);
-        sqlite3_bind_int64(st, 2, now());
+        sql_bind_text(st, 1, password_hash);
+        sqlite3_bind_int64(st, 2, sql_now());
         sqlite3_bind_int64(st, 3, id);
-        r = step_done(db, st, error, "changing the password");
+        r = sql_step_done(db, st, error, "changing the password");
     }
     if (r == 0)
-        r = audit_insert(db, actor, "user.passwd", name, name, NULL, "ok", NULL, error);
+        r = sql_audit(db, actor, "user.passwd", name, name, NULL, "ok", NULL, error);
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
-}
-
-/* Delete the row id from table (a fixed name from kind_table). */
-static int delete_row(struct db *db, enum kind kind, int64_t id, GError **error)
-{
-    g_autofree char *sql = g_strdup_printf("DELETE FROM %s WHERE id = ?", kind_table[kind]);
-    sqlite3_stmt *st = NULL;
-    int r;
-
-    r = prepare(db, sql, &st, error);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(st, 1, id);
-    return step_done(db, st, error, "removing a row");
 }
 
 int db_user_remove(struct db *db, const char *actor, const char *name, GError **error)
@@ -565,25 +343,25 @@ int db_user_remove(struct db *db, const char *actor, const char *name, GError **
     int64_t id = 0, active = 0;
     int r;
 
-    r = tx_begin(db, error);
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = lookup_id(db, KIND_USER, name, &id, error);
+    r = sql_lookup_id(db, SQL_KIND_USER, name, &id, error);
     if (r == 0)
-        r = query_count(db,
+        r = sql_count(db,
                         "SELECT count(*) FROM sessions WHERE user_id = ? AND state <> 'logged_off'",
                         id, &active, error);
     if (r == 0 && active > 0)
-        r = fail(error, EBUSY, "user '%s' has %" G_GINT64_FORMAT " active session(s): log them off first",
+        r = sql_fail(error, EBUSY, "user '%s' has %" G_GINT64_FORMAT " active session(s): log them off first",
                  name, active);
     if (r == 0)
-        r = delete_row(db, KIND_USER, id, error);
+        r = sql_delete_row(db, SQL_KIND_USER, id, error);
     if (r == 0)
-        r = audit_insert(db, actor, "user.rm", name, name, NULL, "ok", NULL, error);
+        r = sql_audit(db, actor, "user.rm", name, name, NULL, "ok", NULL, error);
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
 }
 
@@ -595,18 +373,18 @@ static int user_fill(struct db *db, sqlite3_stmt *st, struct db_user **userp, GE
     int r;
 
     u->id = sqlite3_column_int64(st, 0);
-    u->name = col_text(st, 1);
-    u->full_name = col_text(st, 2);
-    u->password_hash = col_text(st, 3);
+    u->name = sql_col_text(st, 1);
+    u->full_name = sql_col_text(st, 2);
+    u->password_hash = sql_col_text(st, 3);
     u->disabled = sqlite3_column_int(st, 4) != 0;
     u->created_at = sqlite3_column_int64(st, 5);
     u->password_changed_at = sqlite3_column_int64(st, 6);
-    r = query_strv(db,
+    r = sql_strv(db,
                    "SELECT g.name FROM groups g JOIN memberships m ON m.group_id = g.id"
                    " WHERE m.user_id = ? ORDER BY g.name",
                    u->id, &u->groups, error);
     if (r == 0)
-        r = query_strv(db,
+        r = sql_strv(db,
                        "SELECT DISTINCT p.name FROM pools p JOIN entitlements e ON e.pool_id = p.id"
                        " WHERE e.user_id = ?1 OR e.group_id IN"
                        " (SELECT group_id FROM memberships WHERE user_id = ?1) ORDER BY p.name",
@@ -624,17 +402,17 @@ int db_user_get(struct db *db, const char *name, struct db_user **userp, GError 
     sqlite3_stmt *st = NULL;
     int r, rc;
 
-    r = prepare(db, "SELECT " USER_COLUMNS " FROM users WHERE name = ?", &st, error);
+    r = sql_prepare(db, "SELECT " USER_COLUMNS " FROM users WHERE name = ?", &st, error);
     if (r < 0)
         return r;
-    bind_text(st, 1, name);
+    sql_bind_text(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         r = user_fill(db, st, userp, error);
     else if (rc == SQLITE_DONE)
-        r = fail(error, ENOENT, "unknown user '%s'", name ? name : "");
+        r = sql_fail(error, ENOENT, "unknown user '%s'", name ? name : "");
     else
-        r = sql_fail(db, error, "reading a user");
+        r = sql_db_fail(db, error, "reading a user");
     sqlite3_finalize(st);
     return r;
 }
@@ -645,7 +423,7 @@ int db_user_list(struct db *db, GPtrArray **usersp, GError **error)
     sqlite3_stmt *st = NULL;
     int r, rc;
 
-    r = prepare(db, "SELECT " USER_COLUMNS " FROM users ORDER BY name", &st, error);
+    r = sql_prepare(db, "SELECT " USER_COLUMNS " FROM users ORDER BY name", &st, error);
     if (r < 0)
         return r;
     while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -655,7 +433,7 @@ int db_user_list(struct db *db, GPtrArray **usersp, GError **error)
             g_ptr_array_add(users, u);
     }
     if (r == 0 && rc != SQLITE_DONE)
-        r = sql_fail(db, error, "listing users");
+        r = sql_db_fail(db, error, "listing users");
     sqlite3_finalize(st);
     if (r == 0)
         *usersp = g_steal_pointer(&users);
@@ -678,23 +456,23 @@ int db_group_add(struct db *db, const char *actor, const char *name, GError **er
     sqlite3_stmt *st = NULL;
     int r;
 
-    r = tx_begin(db, error);
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = check_new_name(db, KIND_GROUP, name, error);
+    r = sql_check_new_name(db, SQL_KIND_GROUP, name, error);
     if (r == 0)
-        r = prepare(db, "INSERT INTO groups (name, created_at) VALUES (?, ?)", &st, error);
+        r = sql_prepare(db, "INSERT INTO groups (name, created_at) VALUES (?, ?)", &st, error);
     if (r == 0) {
-        bind_text(st, 1, name);
-        sqlite3_bind_int64(st, 2, now());
-        r = step_done(db, st, error, "adding the group");
+        sql_bind_text(st, 1, name);
+        sqlite3_bind_int64(st, 2, sql_now());
+        r = sql_step_done(db, st, error, "adding the group");
     }
     if (r == 0)
-        r = audit_insert(db, actor, "group.add", name, NULL, NULL, "ok", NULL, error);
+        r = sql_audit(db, actor, "group.add", name, NULL, NULL, "ok", NULL, error);
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
 }
 
@@ -703,18 +481,18 @@ int db_group_remove(struct db *db, const char *actor, const char *name, GError *
     int64_t id = 0;
     int r;
 
-    r = tx_begin(db, error);
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = lookup_id(db, KIND_GROUP, name, &id, error);
+    r = sql_lookup_id(db, SQL_KIND_GROUP, name, &id, error);
     if (r == 0)
-        r = delete_row(db, KIND_GROUP, id, error);
+        r = sql_delete_row(db, SQL_KIND_GROUP, id, error);
     if (r == 0)
-        r = audit_insert(db, actor, "group.rm", name, NULL, NULL, "ok", NULL, error);
+        r = sql_audit(db, actor, "group.rm", name, NULL, NULL, "ok", NULL, error);
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
 }
 
@@ -726,14 +504,14 @@ static int membership_change(struct db *db, const char *actor, const char *group
     int64_t gid = 0, uid = 0, exists = 0;
     int r;
 
-    r = tx_begin(db, error);
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = lookup_id(db, KIND_GROUP, group, &gid, error);
+    r = sql_lookup_id(db, SQL_KIND_GROUP, group, &gid, error);
     if (r == 0)
-        r = lookup_id(db, KIND_USER, user, &uid, error);
+        r = sql_lookup_id(db, SQL_KIND_USER, user, &uid, error);
     if (r == 0)
-        r = prepare(db, "SELECT count(*) FROM memberships WHERE user_id = ? AND group_id = ?", &st,
+        r = sql_prepare(db, "SELECT count(*) FROM memberships WHERE user_id = ? AND group_id = ?", &st,
                     error);
     if (r == 0) {
         sqlite3_bind_int64(st, 1, uid);
@@ -741,33 +519,33 @@ static int membership_change(struct db *db, const char *actor, const char *group
         if (sqlite3_step(st) == SQLITE_ROW)
             exists = sqlite3_column_int64(st, 0);
         else
-            r = sql_fail(db, error, "reading memberships");
+            r = sql_db_fail(db, error, "reading memberships");
         sqlite3_finalize(st);
         st = NULL;
     }
     if (r == 0 && add && exists)
-        r = fail(error, EEXIST, "user '%s' is already in group '%s'", user, group);
+        r = sql_fail(error, EEXIST, "user '%s' is already in group '%s'", user, group);
     if (r == 0 && !add && !exists)
-        r = fail(error, ENOENT, "user '%s' is not in group '%s'", user, group);
+        r = sql_fail(error, ENOENT, "user '%s' is not in group '%s'", user, group);
     if (r == 0)
-        r = prepare(db,
+        r = sql_prepare(db,
                     add ? "INSERT INTO memberships (user_id, group_id) VALUES (?, ?)"
                         : "DELETE FROM memberships WHERE user_id = ? AND group_id = ?",
                     &st, error);
     if (r == 0) {
         sqlite3_bind_int64(st, 1, uid);
         sqlite3_bind_int64(st, 2, gid);
-        r = step_done(db, st, error, "changing a membership");
+        r = sql_step_done(db, st, error, "changing a membership");
     }
     if (r == 0) {
         g_autofree char *detail = g_strdup_printf("user %s", user);
-        r = audit_insert(db, actor, add ? "group.adduser" : "group.deluser", group, user, NULL,
+        r = sql_audit(db, actor, add ? "group.adduser" : "group.deluser", group, user, NULL,
                          "ok", detail, error);
     }
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
 }
 
@@ -789,22 +567,22 @@ int db_group_list(struct db *db, GPtrArray **groupsp, GError **error)
     sqlite3_stmt *st = NULL;
     int r, rc;
 
-    r = prepare(db, "SELECT id, name, created_at FROM groups ORDER BY name", &st, error);
+    r = sql_prepare(db, "SELECT id, name, created_at FROM groups ORDER BY name", &st, error);
     if (r < 0)
         return r;
     while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct db_group *g = g_new0(struct db_group, 1);
         g->id = sqlite3_column_int64(st, 0);
-        g->name = col_text(st, 1);
+        g->name = sql_col_text(st, 1);
         g->created_at = sqlite3_column_int64(st, 2);
         g_ptr_array_add(groups, g);
-        r = query_strv(db,
+        r = sql_strv(db,
                        "SELECT u.name FROM users u JOIN memberships m ON m.user_id = u.id"
                        " WHERE m.group_id = ? ORDER BY u.name",
                        g->id, &g->members, error);
     }
     if (r == 0 && rc != SQLITE_DONE)
-        r = sql_fail(db, error, "listing groups");
+        r = sql_db_fail(db, error, "listing groups");
     sqlite3_finalize(st);
     if (r == 0)
         *groupsp = g_steal_pointer(&groups);
@@ -826,11 +604,6 @@ void db_template_free(struct db_template *tmpl)
     g_free(tmpl);
 }
 
-static gboolean one_of(const char *value, const char *const *choices)
-{
-    return value && g_strv_contains(choices, value);
-}
-
 static int check_template(const struct db_template *t, GError **error)
 {
     static const char *const videos[] = { "virtio", "qxl", "vga", NULL };
@@ -838,20 +611,20 @@ static int check_template(const struct db_template *t, GError **error)
     static const char *const oses[] = { "linux", "windows", NULL };
 
     if (t->disk_path == NULL || !g_path_is_absolute(t->disk_path) || strlen(t->disk_path) > 4096)
-        return fail(error, EINVAL, "the disk must be an absolute path");
+        return sql_fail(error, EINVAL, "the disk must be an absolute path");
     if (t->memory_mib < 64 || t->memory_mib > 4194304)
-        return fail(error, EINVAL, "memory %" G_GINT64_FORMAT " MiB is out of range (64 MiB to 4 TiB)",
+        return sql_fail(error, EINVAL, "memory %" G_GINT64_FORMAT " MiB is out of range (64 MiB to 4 TiB)",
                     t->memory_mib);
     if (t->vcpus < 1 || t->vcpus > 512)
-        return fail(error, EINVAL, "vcpus %" G_GINT64_FORMAT " is out of range (1 to 512)", t->vcpus);
-    if (!one_of(t->video, videos))
-        return fail(error, EINVAL, "unknown video model '%s': use virtio, qxl or vga",
+        return sql_fail(error, EINVAL, "vcpus %" G_GINT64_FORMAT " is out of range (1 to 512)", t->vcpus);
+    if (!sql_one_of(t->video, videos))
+        return sql_fail(error, EINVAL, "unknown video model '%s': use virtio, qxl or vga",
                     t->video ? t->video : "");
-    if (!one_of(t->firmware, firmwares))
-        return fail(error, EINVAL, "unknown firmware '%s': use bios or uefi",
+    if (!sql_one_of(t->firmware, firmwares))
+        return sql_fail(error, EINVAL, "unknown firmware '%s': use bios or uefi",
                     t->firmware ? t->firmware : "");
-    if (!one_of(t->os, oses))
-        return fail(error, EINVAL, "unknown OS type '%s': use linux or windows", t->os ? t->os : "");
+    if (!sql_one_of(t->os, oses))
+        return sql_fail(error, EINVAL, "unknown OS type '%s': use linux or windows", t->os ? t->os : "");
     return 0;
 }
 
@@ -863,32 +636,32 @@ int db_template_add(struct db *db, const char *actor, const struct db_template *
     r = check_template(t, error);
     if (r < 0)
         return r;
-    r = tx_begin(db, error);
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = check_new_name(db, KIND_TEMPLATE, t->name, error);
+    r = sql_check_new_name(db, SQL_KIND_TEMPLATE, t->name, error);
     if (r == 0)
-        r = prepare(db,
+        r = sql_prepare(db,
                     "INSERT INTO templates (name, disk_path, memory_mib, vcpus, video, firmware, os, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     &st, error);
     if (r == 0) {
-        bind_text(st, 1, t->name);
-        bind_text(st, 2, t->disk_path);
+        sql_bind_text(st, 1, t->name);
+        sql_bind_text(st, 2, t->disk_path);
         sqlite3_bind_int64(st, 3, t->memory_mib);
         sqlite3_bind_int64(st, 4, t->vcpus);
-        bind_text(st, 5, t->video);
-        bind_text(st, 6, t->firmware);
-        bind_text(st, 7, t->os);
-        sqlite3_bind_int64(st, 8, now());
-        r = step_done(db, st, error, "adding the template");
+        sql_bind_text(st, 5, t->video);
+        sql_bind_text(st, 6, t->firmware);
+        sql_bind_text(st, 7, t->os);
+        sqlite3_bind_int64(st, 8, sql_now());
+        r = sql_step_done(db, st, error, "adding the template");
     }
     if (r == 0)
-        r = audit_insert(db, actor, "template.add", t->name, NULL, NULL, "ok", t->disk_path, error);
+        r = sql_audit(db, actor, "template.add", t->name, NULL, NULL, "ok", t->disk_path, error);
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
 }
 
@@ -898,25 +671,25 @@ int db_template_remove(struct db *db, const char *actor, const char *name, GErro
     int64_t id = 0;
     int r;
 
-    r = tx_begin(db, error);
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = lookup_id(db, KIND_TEMPLATE, name, &id, error);
+    r = sql_lookup_id(db, SQL_KIND_TEMPLATE, name, &id, error);
     if (r == 0)
-        r = query_strv(db, "SELECT name FROM pools WHERE template_id = ? ORDER BY name", id, &pools,
+        r = sql_strv(db, "SELECT name FROM pools WHERE template_id = ? ORDER BY name", id, &pools,
                        error);
     if (r == 0 && pools[0] != NULL) {
         g_autofree char *list = g_strjoinv(", ", pools);
-        r = fail(error, EBUSY, "template '%s' is used by pool(s) %s: remove them first", name, list);
+        r = sql_fail(error, EBUSY, "template '%s' is used by pool(s) %s: remove them first", name, list);
     }
     if (r == 0)
-        r = delete_row(db, KIND_TEMPLATE, id, error);
+        r = sql_delete_row(db, SQL_KIND_TEMPLATE, id, error);
     if (r == 0)
-        r = audit_insert(db, actor, "template.rm", name, NULL, NULL, "ok", NULL, error);
+        r = sql_audit(db, actor, "template.rm", name, NULL, NULL, "ok", NULL, error);
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
 }
 
@@ -928,15 +701,15 @@ static int template_fill(struct db *db, sqlite3_stmt *st, struct db_template **t
     int r;
 
     t->id = sqlite3_column_int64(st, 0);
-    t->name = col_text(st, 1);
-    t->disk_path = col_text(st, 2);
+    t->name = sql_col_text(st, 1);
+    t->disk_path = sql_col_text(st, 2);
     t->memory_mib = sqlite3_column_int64(st, 3);
     t->vcpus = sqlite3_column_int64(st, 4);
-    t->video = col_text(st, 5);
-    t->firmware = col_text(st, 6);
-    t->os = col_text(st, 7);
+    t->video = sql_col_text(st, 5);
+    t->firmware = sql_col_text(st, 6);
+    t->os = sql_col_text(st, 7);
     t->created_at = sqlite3_column_int64(st, 8);
-    r = query_strv(db, "SELECT name FROM pools WHERE template_id = ? ORDER BY name", t->id,
+    r = sql_strv(db, "SELECT name FROM pools WHERE template_id = ? ORDER BY name", t->id,
                    &t->pools, error);
     if (r < 0) {
         db_template_free(t);
@@ -951,17 +724,17 @@ int db_template_get(struct db *db, const char *name, struct db_template **tmplp,
     sqlite3_stmt *st = NULL;
     int r, rc;
 
-    r = prepare(db, "SELECT " TEMPLATE_COLUMNS " FROM templates WHERE name = ?", &st, error);
+    r = sql_prepare(db, "SELECT " TEMPLATE_COLUMNS " FROM templates WHERE name = ?", &st, error);
     if (r < 0)
         return r;
-    bind_text(st, 1, name);
+    sql_bind_text(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         r = template_fill(db, st, tmplp, error);
     else if (rc == SQLITE_DONE)
-        r = fail(error, ENOENT, "unknown template '%s'", name ? name : "");
+        r = sql_fail(error, ENOENT, "unknown template '%s'", name ? name : "");
     else
-        r = sql_fail(db, error, "reading a template");
+        r = sql_db_fail(db, error, "reading a template");
     sqlite3_finalize(st);
     return r;
 }
@@ -972,7 +745,7 @@ int db_template_list(struct db *db, GPtrArray **tmplsp, GError **error)
     sqlite3_stmt *st = NULL;
     int r, rc;
 
-    r = prepare(db, "SELECT " TEMPLATE_COLUMNS " FROM templates ORDER BY name", &st, error);
+    r = sql_prepare(db, "SELECT " TEMPLATE_COLUMNS " FROM templates ORDER BY name", &st, error);
     if (r < 0)
         return r;
     while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -982,7 +755,7 @@ int db_template_list(struct db *db, GPtrArray **tmplsp, GError **error)
             g_ptr_array_add(tmpls, t);
     }
     if (r == 0 && rc != SQLITE_DONE)
-        r = sql_fail(db, error, "listing templates");
+        r = sql_db_fail(db, error, "listing templates");
     sqlite3_finalize(st);
     if (r == 0)
         *tmplsp = g_steal_pointer(&tmpls);
@@ -1034,22 +807,22 @@ static int check_pool(const struct db_pool *p, GError **error)
     g_autofree char *protocols = db_protocols_normalize(p->protocols);
 
     if (p->min_size < 0 || p->max_size < 1 || p->spare < 0 || p->max_size > 10000)
-        return fail(error, EINVAL, "pool sizes out of range: min >= 0, 1 <= max <= 10000, spare >= 0");
+        return sql_fail(error, EINVAL, "pool sizes out of range: min >= 0, 1 <= max <= 10000, spare >= 0");
     if (p->min_size > p->max_size)
-        return fail(error, EINVAL, "min (%" G_GINT64_FORMAT ") is greater than max (%" G_GINT64_FORMAT ")",
+        return sql_fail(error, EINVAL, "min (%" G_GINT64_FORMAT ") is greater than max (%" G_GINT64_FORMAT ")",
                     p->min_size, p->max_size);
     if (p->spare > p->max_size)
-        return fail(error, EINVAL, "spare (%" G_GINT64_FORMAT ") is greater than max (%" G_GINT64_FORMAT ")",
+        return sql_fail(error, EINVAL, "spare (%" G_GINT64_FORMAT ") is greater than max (%" G_GINT64_FORMAT ")",
                     p->spare, p->max_size);
     if (protocols == NULL)
-        return fail(error, EINVAL, "invalid protocols '%s': use rdp, vnc or rdp,vnc",
+        return sql_fail(error, EINVAL, "invalid protocols '%s': use rdp, vnc or rdp,vnc",
                     p->protocols ? p->protocols : "");
-    if (!one_of(p->clone, clones))
-        return fail(error, EINVAL, "unknown clone mode '%s': use linked or full",
+    if (!sql_one_of(p->clone, clones))
+        return sql_fail(error, EINVAL, "unknown clone mode '%s': use linked or full",
                     p->clone ? p->clone : "");
     if (p->disconnect_timeout < 0 || p->disconnect_timeout > TIMEOUT_MAX || p->idle_timeout < 0 ||
         p->idle_timeout > TIMEOUT_MAX)
-        return fail(error, EINVAL, "timeouts must be between 0 and %d seconds", TIMEOUT_MAX);
+        return sql_fail(error, EINVAL, "timeouts must be between 0 and %d seconds", TIMEOUT_MAX);
     return 0;
 }
 
@@ -1063,42 +836,42 @@ int db_pool_add(struct db *db, const char *actor, const struct db_pool *p, GErro
     r = check_pool(p, error);
     if (r < 0)
         return r;
-    r = tx_begin(db, error);
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = check_new_name(db, KIND_POOL, p->name, error);
+    r = sql_check_new_name(db, SQL_KIND_POOL, p->name, error);
     if (r == 0)
-        r = lookup_id(db, KIND_TEMPLATE, p->template_name, &tid, error);
+        r = sql_lookup_id(db, SQL_KIND_TEMPLATE, p->template_name, &tid, error);
     if (r == 0)
-        r = prepare(db,
+        r = sql_prepare(db,
                     "INSERT INTO pools (name, template_id, min_size, max_size, spare, persistent, clone,"
                     " protocols, disconnect_timeout, idle_timeout, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     &st, error);
     if (r == 0) {
-        bind_text(st, 1, p->name);
+        sql_bind_text(st, 1, p->name);
         sqlite3_bind_int64(st, 2, tid);
         sqlite3_bind_int64(st, 3, p->min_size);
         sqlite3_bind_int64(st, 4, p->max_size);
         sqlite3_bind_int64(st, 5, p->spare);
         sqlite3_bind_int(st, 6, p->persistent ? 1 : 0);
-        bind_text(st, 7, p->clone);
-        bind_text(st, 8, protocols);
+        sql_bind_text(st, 7, p->clone);
+        sql_bind_text(st, 8, protocols);
         sqlite3_bind_int64(st, 9, p->disconnect_timeout);
         sqlite3_bind_int64(st, 10, p->idle_timeout);
-        sqlite3_bind_int64(st, 11, now());
-        r = step_done(db, st, error, "adding the pool");
+        sqlite3_bind_int64(st, 11, sql_now());
+        r = sql_step_done(db, st, error, "adding the pool");
     }
     if (r == 0) {
         g_autofree char *detail = g_strdup_printf(
             "template=%s min=%" G_GINT64_FORMAT " max=%" G_GINT64_FORMAT " spare=%" G_GINT64_FORMAT,
             p->template_name, p->min_size, p->max_size, p->spare);
-        r = audit_insert(db, actor, "pool.create", p->name, NULL, p->name, "ok", detail, error);
+        r = sql_audit(db, actor, "pool.create", p->name, NULL, p->name, "ok", detail, error);
     }
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
 }
 
@@ -1113,12 +886,12 @@ int db_pool_update(struct db *db, const char *actor, const char *name, const str
     r = check_pool(p, error);
     if (r < 0)
         return r;
-    r = tx_begin(db, error);
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = lookup_id(db, KIND_POOL, name, &id, error);
+    r = sql_lookup_id(db, SQL_KIND_POOL, name, &id, error);
     if (r == 0)
-        r = prepare(db,
+        r = sql_prepare(db,
                     "UPDATE pools SET min_size = ?, max_size = ?, spare = ?, persistent = ?, clone = ?,"
                     " protocols = ?, disconnect_timeout = ?, idle_timeout = ? WHERE id = ?",
                     &st, error);
@@ -1127,12 +900,12 @@ int db_pool_update(struct db *db, const char *actor, const char *name, const str
         sqlite3_bind_int64(st, 2, p->max_size);
         sqlite3_bind_int64(st, 3, p->spare);
         sqlite3_bind_int(st, 4, p->persistent ? 1 : 0);
-        bind_text(st, 5, p->clone);
-        bind_text(st, 6, protocols);
+        sql_bind_text(st, 5, p->clone);
+        sql_bind_text(st, 6, protocols);
         sqlite3_bind_int64(st, 7, p->disconnect_timeout);
         sqlite3_bind_int64(st, 8, p->idle_timeout);
         sqlite3_bind_int64(st, 9, id);
-        r = step_done(db, st, error, "changing the pool");
+        r = sql_step_done(db, st, error, "changing the pool");
     }
     if (r == 0) {
         g_autofree char *detail = g_strdup_printf(
@@ -1141,12 +914,12 @@ int db_pool_update(struct db *db, const char *actor, const char *name, const str
             " idle_timeout=%" G_GINT64_FORMAT,
             p->min_size, p->max_size, p->spare, p->persistent ? 1 : 0, protocols,
             p->disconnect_timeout, p->idle_timeout);
-        r = audit_insert(db, actor, "pool.set", name, NULL, name, "ok", detail, error);
+        r = sql_audit(db, actor, "pool.set", name, NULL, name, "ok", detail, error);
     }
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
 }
 
@@ -1155,41 +928,41 @@ int db_pool_remove(struct db *db, const char *actor, const char *name, GError **
     int64_t id = 0, active = 0, vms = 0;
     int r;
 
-    r = tx_begin(db, error);
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = lookup_id(db, KIND_POOL, name, &id, error);
+    r = sql_lookup_id(db, SQL_KIND_POOL, name, &id, error);
     if (r == 0)
-        r = query_count(db,
+        r = sql_count(db,
                         "SELECT count(*) FROM sessions WHERE pool_id = ? AND state <> 'logged_off'",
                         id, &active, error);
     if (r == 0 && active > 0)
-        r = fail(error, EBUSY,
+        r = sql_fail(error, EBUSY,
                  "pool '%s' has %" G_GINT64_FORMAT " active session(s): log them off first", name,
                  active);
     if (r == 0)
-        r = query_count(db, "SELECT count(*) FROM vms WHERE pool_id = ? AND state <> 'deleted'", id,
+        r = sql_count(db, "SELECT count(*) FROM vms WHERE pool_id = ? AND state <> 'deleted'", id,
                         &vms, error);
     if (r == 0 && vms > 0)
-        r = fail(error, EBUSY,
+        r = sql_fail(error, EBUSY,
                  "pool '%s' still has %" G_GINT64_FORMAT " VM(s): destroy them first",
                  name, vms);
     if (r == 0) {
         sqlite3_stmt *st = NULL;
-        r = prepare(db, "DELETE FROM vms WHERE pool_id = ? AND state = 'deleted'", &st, error);
+        r = sql_prepare(db, "DELETE FROM vms WHERE pool_id = ? AND state = 'deleted'", &st, error);
         if (r == 0) {
             sqlite3_bind_int64(st, 1, id);
-            r = step_done(db, st, error, "removing deleted VMs");
+            r = sql_step_done(db, st, error, "removing deleted VMs");
         }
     }
     if (r == 0)
-        r = delete_row(db, KIND_POOL, id, error);
+        r = sql_delete_row(db, SQL_KIND_POOL, id, error);
     if (r == 0)
-        r = audit_insert(db, actor, "pool.rm", name, NULL, name, "ok", NULL, error);
+        r = sql_audit(db, actor, "pool.rm", name, NULL, name, "ok", NULL, error);
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
 }
 
@@ -1204,26 +977,26 @@ static int pool_fill(struct db *db, sqlite3_stmt *st, struct db_pool **pp, GErro
     int r;
 
     p->id = sqlite3_column_int64(st, 0);
-    p->name = col_text(st, 1);
-    p->template_name = col_text(st, 2);
+    p->name = sql_col_text(st, 1);
+    p->template_name = sql_col_text(st, 2);
     p->min_size = sqlite3_column_int64(st, 3);
     p->max_size = sqlite3_column_int64(st, 4);
     p->spare = sqlite3_column_int64(st, 5);
     p->persistent = sqlite3_column_int(st, 6) != 0;
-    p->clone = col_text(st, 7);
-    p->protocols = col_text(st, 8);
+    p->clone = sql_col_text(st, 7);
+    p->protocols = sql_col_text(st, 8);
     p->disconnect_timeout = sqlite3_column_int64(st, 9);
     p->idle_timeout = sqlite3_column_int64(st, 10);
     p->created_at = sqlite3_column_int64(st, 11);
-    r = query_count(db, "SELECT count(*) FROM sessions WHERE pool_id = ? AND state <> 'logged_off'",
+    r = sql_count(db, "SELECT count(*) FROM sessions WHERE pool_id = ? AND state <> 'logged_off'",
                     p->id, &p->active_sessions, error);
     if (r == 0)
-        r = query_strv(db,
+        r = sql_strv(db,
                        "SELECT u.name FROM users u JOIN entitlements e ON e.user_id = u.id"
                        " WHERE e.pool_id = ? ORDER BY u.name",
                        p->id, &p->entitled_users, error);
     if (r == 0)
-        r = query_strv(db,
+        r = sql_strv(db,
                        "SELECT g.name FROM groups g JOIN entitlements e ON e.group_id = g.id"
                        " WHERE e.pool_id = ? ORDER BY g.name",
                        p->id, &p->entitled_groups, error);
@@ -1240,17 +1013,17 @@ int db_pool_get(struct db *db, const char *name, struct db_pool **poolp, GError 
     sqlite3_stmt *st = NULL;
     int r, rc;
 
-    r = prepare(db, "SELECT " POOL_COLUMNS " WHERE p.name = ?", &st, error);
+    r = sql_prepare(db, "SELECT " POOL_COLUMNS " WHERE p.name = ?", &st, error);
     if (r < 0)
         return r;
-    bind_text(st, 1, name);
+    sql_bind_text(st, 1, name);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         r = pool_fill(db, st, poolp, error);
     else if (rc == SQLITE_DONE)
-        r = fail(error, ENOENT, "unknown pool '%s'", name ? name : "");
+        r = sql_fail(error, ENOENT, "unknown pool '%s'", name ? name : "");
     else
-        r = sql_fail(db, error, "reading a pool");
+        r = sql_db_fail(db, error, "reading a pool");
     sqlite3_finalize(st);
     return r;
 }
@@ -1261,7 +1034,7 @@ int db_pool_list(struct db *db, GPtrArray **poolsp, GError **error)
     sqlite3_stmt *st = NULL;
     int r, rc;
 
-    r = prepare(db, "SELECT " POOL_COLUMNS " ORDER BY p.name", &st, error);
+    r = sql_prepare(db, "SELECT " POOL_COLUMNS " ORDER BY p.name", &st, error);
     if (r < 0)
         return r;
     while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1271,7 +1044,7 @@ int db_pool_list(struct db *db, GPtrArray **poolsp, GError **error)
             g_ptr_array_add(pools, p);
     }
     if (r == 0 && rc != SQLITE_DONE)
-        r = sql_fail(db, error, "listing pools");
+        r = sql_db_fail(db, error, "listing pools");
     sqlite3_finalize(st);
     if (r == 0)
         *poolsp = g_steal_pointer(&pools);
@@ -1301,15 +1074,15 @@ static int entitlement_change(struct db *db, const char *actor, const char *pool
     int r;
 
     if ((user == NULL) == (group == NULL))
-        return fail(error, EINVAL, "name exactly one of a user or a group");
-    r = tx_begin(db, error);
+        return sql_fail(error, EINVAL, "name exactly one of a user or a group");
+    r = sql_begin(db, error);
     if (r < 0)
         return r;
-    r = lookup_id(db, KIND_POOL, pool, &pid, error);
+    r = sql_lookup_id(db, SQL_KIND_POOL, pool, &pid, error);
     if (r == 0)
-        r = lookup_id(db, user ? KIND_USER : KIND_GROUP, who, &wid, error);
+        r = sql_lookup_id(db, user ? SQL_KIND_USER : SQL_KIND_GROUP, who, &wid, error);
     if (r == 0)
-        r = prepare(db,
+        r = sql_prepare(db,
                     user ? "SELECT count(*) FROM entitlements WHERE user_id = ? AND pool_id = ?"
                          : "SELECT count(*) FROM entitlements WHERE group_id = ? AND pool_id = ?",
                     &st, error);
@@ -1319,22 +1092,22 @@ static int entitlement_change(struct db *db, const char *actor, const char *pool
         if (sqlite3_step(st) == SQLITE_ROW)
             exists = sqlite3_column_int64(st, 0);
         else
-            r = sql_fail(db, error, "reading entitlements");
+            r = sql_db_fail(db, error, "reading entitlements");
         sqlite3_finalize(st);
         st = NULL;
     }
     if (r == 0 && add && exists)
-        r = fail(error, EEXIST, "%s '%s' is already entitled to pool '%s'", word, who, pool);
+        r = sql_fail(error, EEXIST, "%s '%s' is already entitled to pool '%s'", word, who, pool);
     if (r == 0 && !add && !exists)
-        r = fail(error, ENOENT, "%s '%s' is not entitled to pool '%s'", word, who, pool);
+        r = sql_fail(error, ENOENT, "%s '%s' is not entitled to pool '%s'", word, who, pool);
     if (r == 0) {
         if (add)
-            r = prepare(db,
+            r = sql_prepare(db,
                         user ? "INSERT INTO entitlements (user_id, pool_id, created_at) VALUES (?, ?, ?)"
                              : "INSERT INTO entitlements (group_id, pool_id, created_at) VALUES (?, ?, ?)",
                         &st, error);
         else
-            r = prepare(db,
+            r = sql_prepare(db,
                         user ? "DELETE FROM entitlements WHERE user_id = ? AND pool_id = ?"
                              : "DELETE FROM entitlements WHERE group_id = ? AND pool_id = ?",
                         &st, error);
@@ -1343,18 +1116,18 @@ static int entitlement_change(struct db *db, const char *actor, const char *pool
         sqlite3_bind_int64(st, 1, wid);
         sqlite3_bind_int64(st, 2, pid);
         if (add)
-            sqlite3_bind_int64(st, 3, now());
-        r = step_done(db, st, error, "changing an entitlement");
+            sqlite3_bind_int64(st, 3, sql_now());
+        r = sql_step_done(db, st, error, "changing an entitlement");
     }
     if (r == 0) {
         g_autofree char *target = g_strdup_printf("%s:%s", word, who);
-        r = audit_insert(db, actor, add ? "entitle" : "unentitle", target, user, pool, "ok", NULL,
+        r = sql_audit(db, actor, add ? "entitle" : "unentitle", target, user, pool, "ok", NULL,
                          error);
     }
     if (r == 0)
-        r = tx_commit(db, error);
+        r = sql_commit(db, error);
     if (r < 0)
-        tx_rollback(db);
+        sql_rollback(db);
     return r;
 }
 
@@ -1376,7 +1149,7 @@ int db_entitlement_list(struct db *db, const char *pool, GPtrArray **entsp, GErr
     sqlite3_stmt *st = NULL;
     int r, rc;
 
-    r = prepare(db,
+    r = sql_prepare(db,
                 "SELECT e.id, p.name, u.name, g.name, e.created_at FROM entitlements e"
                 " JOIN pools p ON p.id = e.pool_id"
                 " LEFT JOIN users u ON u.id = e.user_id LEFT JOIN groups g ON g.id = e.group_id"
@@ -1384,18 +1157,18 @@ int db_entitlement_list(struct db *db, const char *pool, GPtrArray **entsp, GErr
                 &st, error);
     if (r < 0)
         return r;
-    bind_text(st, 1, pool);
+    sql_bind_text(st, 1, pool);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct db_entitlement *e = g_new0(struct db_entitlement, 1);
         e->id = sqlite3_column_int64(st, 0);
-        e->pool = col_text(st, 1);
-        e->user = col_text(st, 2);
-        e->group = col_text(st, 3);
+        e->pool = sql_col_text(st, 1);
+        e->user = sql_col_text(st, 2);
+        e->group = sql_col_text(st, 3);
         e->created_at = sqlite3_column_int64(st, 4);
         g_ptr_array_add(ents, e);
     }
     if (rc != SQLITE_DONE)
-        r = sql_fail(db, error, "listing entitlements");
+        r = sql_db_fail(db, error, "listing entitlements");
     sqlite3_finalize(st);
     if (r == 0)
         *entsp = g_steal_pointer(&ents);
@@ -1424,7 +1197,7 @@ int db_session_list(struct db *db, gboolean active_only, GPtrArray **sessionsp, 
     sqlite3_stmt *st = NULL;
     int r, rc;
 
-    r = prepare(db,
+    r = sql_prepare(db,
                 "SELECT s.id, s.user_name, s.pool_name, v.name, s.protocol, s.client_addr, s.encoding,"
                 " s.state, s.bytes_sent, s.created_at, s.state_since"
                 " FROM sessions s LEFT JOIN vms v ON v.id = s.vm_id"
@@ -1436,20 +1209,20 @@ int db_session_list(struct db *db, gboolean active_only, GPtrArray **sessionsp, 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct db_session *s = g_new0(struct db_session, 1);
         s->id = sqlite3_column_int64(st, 0);
-        s->user = col_text(st, 1);
-        s->pool = col_text(st, 2);
-        s->vm = col_text(st, 3);
-        s->protocol = col_text(st, 4);
-        s->client_addr = col_text(st, 5);
-        s->encoding = col_text(st, 6);
-        s->state = col_text(st, 7);
+        s->user = sql_col_text(st, 1);
+        s->pool = sql_col_text(st, 2);
+        s->vm = sql_col_text(st, 3);
+        s->protocol = sql_col_text(st, 4);
+        s->client_addr = sql_col_text(st, 5);
+        s->encoding = sql_col_text(st, 6);
+        s->state = sql_col_text(st, 7);
         s->bytes_sent = sqlite3_column_int64(st, 8);
         s->created_at = sqlite3_column_int64(st, 9);
         s->state_since = sqlite3_column_int64(st, 10);
         g_ptr_array_add(list, s);
     }
     if (rc != SQLITE_DONE)
-        r = sql_fail(db, error, "listing sessions");
+        r = sql_db_fail(db, error, "listing sessions");
     sqlite3_finalize(st);
     if (r == 0)
         *sessionsp = g_steal_pointer(&list);
@@ -1478,9 +1251,9 @@ int db_audit_add(struct db *db, const char *actor, const char *action, const cha
 {
     static const char *const outcomes[] = { "ok", "refused", "denied", "failed", NULL };
 
-    if (!one_of(outcome, outcomes) || action == NULL || *action == '\0')
-        return fail(error, EINVAL, "an audit entry needs an action and an outcome of ok, refused, denied or failed");
-    return audit_insert(db, actor, action, target, user, pool, outcome, detail, error);
+    if (!sql_one_of(outcome, outcomes) || action == NULL || *action == '\0')
+        return sql_fail(error, EINVAL, "an audit entry needs an action and an outcome of ok, refused, denied or failed");
+    return sql_audit(db, actor, action, target, user, pool, outcome, detail, error);
 }
 
 int db_audit_list(struct db *db, const struct db_audit_filter *f, GPtrArray **entriesp,
@@ -1491,7 +1264,7 @@ int db_audit_list(struct db *db, const struct db_audit_filter *f, GPtrArray **en
     int r, rc;
 
     /* The newest `limit` entries, returned oldest first. */
-    r = prepare(db,
+    r = sql_prepare(db,
                 "SELECT * FROM (SELECT id, ts, actor, action, target, user_name, pool_name, outcome, detail"
                 " FROM audit_log WHERE ts >= ?1 AND (?2 IS NULL OR user_name = ?2)"
                 " AND (?3 IS NULL OR pool_name = ?3) ORDER BY id DESC LIMIT ?4) ORDER BY id",
@@ -1499,24 +1272,24 @@ int db_audit_list(struct db *db, const struct db_audit_filter *f, GPtrArray **en
     if (r < 0)
         return r;
     sqlite3_bind_int64(st, 1, f ? f->since : 0);
-    bind_text(st, 2, f ? f->user : NULL);
-    bind_text(st, 3, f ? f->pool : NULL);
+    sql_bind_text(st, 2, f ? f->user : NULL);
+    sql_bind_text(st, 3, f ? f->pool : NULL);
     sqlite3_bind_int64(st, 4, f && f->limit > 0 ? f->limit : -1);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct db_audit *e = g_new0(struct db_audit, 1);
         e->id = sqlite3_column_int64(st, 0);
         e->ts = sqlite3_column_int64(st, 1);
-        e->actor = col_text(st, 2);
-        e->action = col_text(st, 3);
-        e->target = col_text(st, 4);
-        e->user = col_text(st, 5);
-        e->pool = col_text(st, 6);
-        e->outcome = col_text(st, 7);
-        e->detail = col_text(st, 8);
+        e->actor = sql_col_text(st, 2);
+        e->action = sql_col_text(st, 3);
+        e->target = sql_col_text(st, 4);
+        e->user = sql_col_text(st, 5);
+        e->pool = sql_col_text(st, 6);
+        e->outcome = sql_col_text(st, 7);
+        e->detail = sql_col_text(st, 8);
         g_ptr_array_add(list, e);
     }
     if (rc != SQLITE_DONE)
-        r = sql_fail(db, error, "reading the audit log");
+        r = sql_db_fail(db, error, "reading the audit log");
     sqlite3_finalize(st);
     if (r == 0)
         *entriesp = g_steal_pointer(&list);
@@ -1528,17 +1301,17 @@ int db_counts(struct db *db, struct db_counts *c, GError **error)
     struct db_counts tmp = { 0 };
     int r;
 
-    r = query_count(db, "SELECT count(*) FROM users", 0, &tmp.users, error);
+    r = sql_count(db, "SELECT count(*) FROM users", 0, &tmp.users, error);
     if (r == 0)
-        r = query_count(db, "SELECT count(*) FROM groups", 0, &tmp.groups, error);
+        r = sql_count(db, "SELECT count(*) FROM groups", 0, &tmp.groups, error);
     if (r == 0)
-        r = query_count(db, "SELECT count(*) FROM templates", 0, &tmp.templates, error);
+        r = sql_count(db, "SELECT count(*) FROM templates", 0, &tmp.templates, error);
     if (r == 0)
-        r = query_count(db, "SELECT count(*) FROM pools", 0, &tmp.pools, error);
+        r = sql_count(db, "SELECT count(*) FROM pools", 0, &tmp.pools, error);
     if (r == 0)
-        r = query_count(db, "SELECT count(*) FROM vms WHERE state <> 'deleted'", 0, &tmp.vms, error);
+        r = sql_count(db, "SELECT count(*) FROM vms WHERE state <> 'deleted'", 0, &tmp.vms, error);
     if (r == 0)
-        r = query_count(db, "SELECT count(*) FROM sessions WHERE state <> 'logged_off'", 0,
+        r = sql_count(db, "SELECT count(*) FROM sessions WHERE state <> 'logged_off'", 0,
                         &tmp.active_sessions, error);
     if (r == 0)
         *c = tmp;
