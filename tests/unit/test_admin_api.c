@@ -80,7 +80,7 @@ static gint64 raw_int(const char *path, const char *sql)
     return v;
 }
 
-/* Every row of every table (and the schema) as text. Caller frees. */
+/* Every row of every table (and the schema and its version) as text. Caller frees. */
 static char *db_dump(const char *path)
 {
     GString *out = g_string_new(NULL);
@@ -113,6 +113,11 @@ static char *db_dump(const char *path)
         }
         sqlite3_finalize(rows);
     }
+    sqlite3_finalize(tables);
+    if (sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &tables, NULL) != SQLITE_OK ||
+        sqlite3_step(tables) != SQLITE_ROW)
+        fail_msg("reading user_version: %s", sqlite3_errmsg(h));
+    g_string_append_printf(out, "user_version %d\n", sqlite3_column_int(tables, 0));
     sqlite3_finalize(tables);
     sqlite3_close(h);
     return g_string_free(out, FALSE);
@@ -449,6 +454,7 @@ static void test_percent_encoding(void **state)
     request(f, "GET", "/v1/%75sers", NULL, 200);
     /* An escaped '/' is not a separator and names nothing. */
     request(f, "GET", "/v1/users/a%2Fb", NULL, 404);
+    assert_error_contains(f, "no such resource: /v1/users/a%2Fb");
     request(f, "DELETE", "/v1/users/alice%2F", NULL, 404);
     request(f, "GET", "/v1/users%2Falice", NULL, 404);
     /* Malformed escapes and escaped NULs. */

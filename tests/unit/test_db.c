@@ -126,6 +126,11 @@ static char *db_dump(const char *path)
         sqlite3_finalize(rows);
     }
     sqlite3_finalize(tables);
+    if (sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &tables, NULL) != SQLITE_OK ||
+        sqlite3_step(tables) != SQLITE_ROW)
+        fail_msg("reading user_version: %s", sqlite3_errmsg(h));
+    g_string_append_printf(out, "user_version %d\n", sqlite3_column_int(tables, 0));
+    sqlite3_finalize(tables);
     sqlite3_close(h);
     return g_string_free(out, FALSE);
 }
@@ -189,18 +194,22 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     int warnings = log_warnings;
+    int r = 0;
 
     db_close(f->db);
     rm_rf(f->dir);
-    g_assert(!g_file_test(f->dir, G_FILE_TEST_EXISTS));
+    if (g_file_test(f->dir, G_FILE_TEST_EXISTS)) {
+        print_error("%s was not removed\n", f->dir);
+        r = -1;
+    }
     g_free(f->path);
     g_free(f->dir);
     g_free(f);
     if (warnings > 0) {
         print_error("%d unexpected warning(s) were logged\n", warnings);
-        return -1;
+        r = -1;
     }
-    return 0;
+    return r;
 }
 
 static gint64 audit_rows(const struct fx *f)
@@ -392,7 +401,6 @@ static void test_open_foreign_keys_on(void **state)
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM entitlements"), 1);
     CHANGE_OK(f, db_group_remove(f->db, "root", "staff", &error));
     assert_int_equal(raw_int(f->path, "SELECT count(*) FROM entitlements"), 0);
-
 }
 
 static void test_open_reopen_idempotent(void **state)
