@@ -15,6 +15,20 @@
 #define MIGRATIONS_PATH "/org/aula/db/migrations"
 #define BUSY_TIMEOUT_MS 5000
 
+gboolean db_network_valid(const char *network)
+{
+    const char *name;
+
+    if (g_str_has_prefix(network, "network:"))
+        name = network + strlen("network:");
+    else if (g_str_has_prefix(network, "bridge:"))
+        name = network + strlen("bridge:");
+    else
+        return FALSE;
+    /* libvirt network names and Linux interface names (at most 15 characters). */
+    return db_name_valid(name) && (network[0] == 'n' || strlen(name) <= 15);
+}
+
 gboolean db_name_valid(const char *name)
 {
     size_t len = name ? strlen(name) : 0;
@@ -600,6 +614,10 @@ void db_template_free(struct db_template *tmpl)
     g_free(tmpl->video);
     g_free(tmpl->firmware);
     g_free(tmpl->os);
+    g_free(tmpl->volume);
+    g_free(tmpl->kernel_volume);
+    g_free(tmpl->initrd_volume);
+    g_free(tmpl->cmdline);
     g_strfreev(tmpl->pools);
     g_free(tmpl);
 }
@@ -625,6 +643,10 @@ static int check_template(const struct db_template *t, GError **error)
                     t->firmware ? t->firmware : "");
     if (!sql_one_of(t->os, oses))
         return sql_fail(error, EINVAL, "unknown OS type '%s': use linux or windows", t->os ? t->os : "");
+    if (t->cmdline && (strlen(t->cmdline) > 4096 || strpbrk(t->cmdline, "\n\r")))
+        return sql_fail(error, EINVAL, "the kernel command line must be one line of at most 4096 characters");
+    if (t->cmdline && *t->cmdline && (t->kernel_volume == NULL || *t->kernel_volume == '\0'))
+        return sql_fail(error, EINVAL, "a kernel command line needs a kernel");
     return 0;
 }
 
@@ -642,8 +664,9 @@ int db_template_add(struct db *db, const char *actor, const struct db_template *
     r = sql_check_new_name(db, SQL_KIND_TEMPLATE, t->name, error);
     if (r == 0)
         r = sql_prepare(db,
-                    "INSERT INTO templates (name, disk_path, memory_mib, vcpus, video, firmware, os, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO templates (name, disk_path, memory_mib, vcpus, video, firmware, os, created_at,"
+                    " volume, kernel_volume, initrd_volume, cmdline)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     &st, error);
     if (r == 0) {
         sql_bind_text(st, 1, t->name);
@@ -654,6 +677,10 @@ int db_template_add(struct db *db, const char *actor, const struct db_template *
         sql_bind_text(st, 6, t->firmware);
         sql_bind_text(st, 7, t->os);
         sqlite3_bind_int64(st, 8, sql_now());
+        sql_bind_text(st, 9, t->volume ? t->volume : "");
+        sql_bind_text(st, 10, t->kernel_volume ? t->kernel_volume : "");
+        sql_bind_text(st, 11, t->initrd_volume ? t->initrd_volume : "");
+        sql_bind_text(st, 12, t->cmdline ? t->cmdline : "");
         r = sql_step_done(db, st, error, "adding the template");
     }
     if (r == 0)
@@ -693,7 +720,9 @@ int db_template_remove(struct db *db, const char *actor, const char *name, GErro
     return r;
 }
 
-#define TEMPLATE_COLUMNS "id, name, disk_path, memory_mib, vcpus, video, firmware, os, created_at"
+#define TEMPLATE_COLUMNS \
+    "id, name, disk_path, memory_mib, vcpus, video, firmware, os, created_at, volume," \
+    " kernel_volume, initrd_volume, cmdline"
 
 static int template_fill(struct db *db, sqlite3_stmt *st, struct db_template **tp, GError **error)
 {
@@ -709,6 +738,10 @@ static int template_fill(struct db *db, sqlite3_stmt *st, struct db_template **t
     t->firmware = sql_col_text(st, 6);
     t->os = sql_col_text(st, 7);
     t->created_at = sqlite3_column_int64(st, 8);
+    t->volume = sql_col_text(st, 9);
+    t->kernel_volume = sql_col_text(st, 10);
+    t->initrd_volume = sql_col_text(st, 11);
+    t->cmdline = sql_col_text(st, 12);
     r = sql_strv(db, "SELECT name FROM pools WHERE template_id = ? ORDER BY name", t->id,
                    &t->pools, error);
     if (r < 0) {
@@ -772,6 +805,7 @@ void db_pool_free(struct db_pool *pool)
     g_free(pool->template_name);
     g_free(pool->clone);
     g_free(pool->protocols);
+    g_free(pool->network);
     g_strfreev(pool->entitled_users);
     g_strfreev(pool->entitled_groups);
     g_free(pool);
@@ -823,6 +857,12 @@ static int check_pool(const struct db_pool *p, GError **error)
     if (p->disconnect_timeout < 0 || p->disconnect_timeout > TIMEOUT_MAX || p->idle_timeout < 0 ||
         p->idle_timeout > TIMEOUT_MAX)
         return sql_fail(error, EINVAL, "timeouts must be between 0 and %d seconds", TIMEOUT_MAX);
+    if (p->network && !db_network_valid(p->network))
+        return sql_fail(error, EINVAL, "invalid network '%s': use network:NAME or bridge:DEVICE", p->network);
+    if (p->vlan < 0 || p->vlan > 4094)
+        return sql_fail(error, EINVAL, "VLAN tag %" G_GINT64_FORMAT " is out of range (1 to 4094, 0: none)", p->vlan);
+    if (p->vlan && (p->network == NULL || !g_str_has_prefix(p->network, "bridge:")))
+        return sql_fail(error, EINVAL, "a VLAN tag needs a bridge network (--network bridge:DEVICE)");
     return 0;
 }
 
@@ -845,8 +885,8 @@ int db_pool_add(struct db *db, const char *actor, const struct db_pool *p, GErro
     if (r == 0)
         r = sql_prepare(db,
                     "INSERT INTO pools (name, template_id, min_size, max_size, spare, persistent, clone,"
-                    " protocols, disconnect_timeout, idle_timeout, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " protocols, disconnect_timeout, idle_timeout, created_at, network, vlan)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     &st, error);
     if (r == 0) {
         sql_bind_text(st, 1, p->name);
@@ -860,6 +900,8 @@ int db_pool_add(struct db *db, const char *actor, const struct db_pool *p, GErro
         sqlite3_bind_int64(st, 9, p->disconnect_timeout);
         sqlite3_bind_int64(st, 10, p->idle_timeout);
         sqlite3_bind_int64(st, 11, sql_now());
+        sql_bind_text(st, 12, p->network ? p->network : "network:default");
+        sqlite3_bind_int64(st, 13, p->vlan);
         r = sql_step_done(db, st, error, "adding the pool");
     }
     if (r == 0) {
@@ -893,7 +935,8 @@ int db_pool_update(struct db *db, const char *actor, const char *name, const str
     if (r == 0)
         r = sql_prepare(db,
                     "UPDATE pools SET min_size = ?, max_size = ?, spare = ?, persistent = ?, clone = ?,"
-                    " protocols = ?, disconnect_timeout = ?, idle_timeout = ? WHERE id = ?",
+                    " protocols = ?, disconnect_timeout = ?, idle_timeout = ?, network = ?, vlan = ?"
+                    " WHERE id = ?",
                     &st, error);
     if (r == 0) {
         sqlite3_bind_int64(st, 1, p->min_size);
@@ -904,16 +947,19 @@ int db_pool_update(struct db *db, const char *actor, const char *name, const str
         sql_bind_text(st, 6, protocols);
         sqlite3_bind_int64(st, 7, p->disconnect_timeout);
         sqlite3_bind_int64(st, 8, p->idle_timeout);
-        sqlite3_bind_int64(st, 9, id);
+        sql_bind_text(st, 9, p->network ? p->network : "network:default");
+        sqlite3_bind_int64(st, 10, p->vlan);
+        sqlite3_bind_int64(st, 11, id);
         r = sql_step_done(db, st, error, "changing the pool");
     }
     if (r == 0) {
         g_autofree char *detail = g_strdup_printf(
             "min=%" G_GINT64_FORMAT " max=%" G_GINT64_FORMAT " spare=%" G_GINT64_FORMAT
             " persistent=%d protocols=%s disconnect_timeout=%" G_GINT64_FORMAT
-            " idle_timeout=%" G_GINT64_FORMAT,
+            " idle_timeout=%" G_GINT64_FORMAT " network=%s vlan=%" G_GINT64_FORMAT,
             p->min_size, p->max_size, p->spare, p->persistent ? 1 : 0, protocols,
-            p->disconnect_timeout, p->idle_timeout);
+            p->disconnect_timeout, p->idle_timeout, p->network ? p->network : "network:default",
+            p->vlan);
         r = sql_audit(db, actor, "pool.set", name, NULL, name, "ok", detail, error);
     }
     if (r == 0)
@@ -968,7 +1014,7 @@ int db_pool_remove(struct db *db, const char *actor, const char *name, GError **
 
 #define POOL_COLUMNS                                                                          \
     "p.id, p.name, t.name, p.min_size, p.max_size, p.spare, p.persistent, p.clone, p.protocols," \
-    " p.disconnect_timeout, p.idle_timeout, p.created_at"                                     \
+    " p.disconnect_timeout, p.idle_timeout, p.created_at, p.network, p.vlan"                                     \
     " FROM pools p JOIN templates t ON t.id = p.template_id"
 
 static int pool_fill(struct db *db, sqlite3_stmt *st, struct db_pool **pp, GError **error)
@@ -988,6 +1034,8 @@ static int pool_fill(struct db *db, sqlite3_stmt *st, struct db_pool **pp, GErro
     p->disconnect_timeout = sqlite3_column_int64(st, 9);
     p->idle_timeout = sqlite3_column_int64(st, 10);
     p->created_at = sqlite3_column_int64(st, 11);
+    p->network = sql_col_text(st, 12);
+    p->vlan = sqlite3_column_int64(st, 13);
     r = sql_count(db, "SELECT count(*) FROM sessions WHERE pool_id = ? AND state <> 'logged_off'",
                     p->id, &p->active_sessions, error);
     if (r == 0)

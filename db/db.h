@@ -35,6 +35,8 @@ int db_latest_schema_version(void);
 
 /* Name rules, shared by every kind of object so the CLI and the API agree. */
 gboolean db_name_valid(const char *name);
+/* "network:NAME" or "bridge:DEVICE". */
+gboolean db_network_valid(const char *network);
 #define DB_NAME_RULE "1 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 /* Hosts */
@@ -99,11 +101,16 @@ struct db_template {
     char *video;    /* virtio | qxl | vga */
     char *firmware; /* bios | uefi */
     char *os;       /* linux | windows */
+    char *volume;   /* the imported disk in aula's storage pool */
+    char *kernel_volume; /* direct kernel boot: imported kernel, or "" */
+    char *initrd_volume; /* and initrd, or "" */
+    char *cmdline;       /* kernel command line, or "" */
     int64_t created_at;
     char **pools;   /* pools built on this template */
 };
 void db_template_free(struct db_template *tmpl);
-/* tmpl->name .. tmpl->os are read; id, created_at and pools are ignored. */
+/* tmpl->name .. tmpl->cmdline are read (NULL volumes read as ""); id,
+ * created_at and pools are ignored. */
 int db_template_add(struct db *db, const char *actor, const struct db_template *tmpl,
                     GError **error);
 /* Refused (EBUSY) while a pool uses the template. */
@@ -124,6 +131,8 @@ struct db_pool {
     char *protocols; /* comma-separated subset of "rdp,vnc" */
     int64_t disconnect_timeout; /* seconds */
     int64_t idle_timeout;       /* seconds, 0 = never */
+    char *network;   /* network:NAME or bridge:DEV */
+    int64_t vlan;    /* 802.1Q tag on a bridge, 0: none */
     int64_t created_at;
     int64_t active_sessions;
     char **entitled_users;
@@ -203,6 +212,68 @@ struct db_audit_filter {
 /* Oldest first. */
 int db_audit_list(struct db *db, const struct db_audit_filter *filter, GPtrArray **entriesp,
                   GError **error);
+
+/* VMs (db/vm.c). A VM row exists from the moment the reconciler decides to
+ * make it (state provisioning) until its domain and disk are gone. States:
+ *   provisioning -> stopped -> starting -> ready -> assigned -> in_use
+ *   -> recycling -> ready, and error (with a reason and a retry time).
+ * A VM with an owner belongs to that user (a persistent desktop, or a
+ * session's VM); a ready VM without one is a spare. */
+struct db_vm {
+    int64_t id;
+    char *name;        /* aula-<pool>-<seq> */
+    char *pool;
+    int64_t seq;
+    char *host;
+    char *uuid;
+    char *mac;
+    char *volume;      /* the VM's disk in aula's storage pool */
+    char *overlay_path;
+    char *state;
+    char *owner;       /* user name, or NULL */
+    char *error;       /* why the VM is in state error, or NULL */
+    int64_t attempts;  /* failures in a row */
+    int64_t retry_at;  /* when the reconciler may try again */
+    int64_t state_since;
+    int64_t started_at; /* 0 when not running */
+    int64_t created_at;
+};
+void db_vm_free(struct db_vm *vm);
+
+/* A new VM for pool on host, in state provisioning, named after the next free
+ * seq number, with a fresh UUID and the given MAC. */
+int db_vm_create(struct db *db, const char *actor, const char *pool, const char *host,
+                 const char *mac, struct db_vm **vmp, GError **error);
+int db_vm_get(struct db *db, const char *name, struct db_vm **vmp, GError **error);
+/* pool and state may be NULL for all. Ordered by pool, then seq. */
+int db_vm_list(struct db *db, const char *pool, const char *state, GPtrArray **vmsp,
+               GError **error);
+/* Move a VM to state `to` if it is in one of `from` (NULL: any), in one
+ * transaction with an audit row; EBUSY if it is in another state. error_text
+ * is recorded for state error (and cleared otherwise); entering error counts
+ * an attempt and sets retry_at = now + retry_after; other states reset them.
+ * Entering a running state (starting, ready, assigned, in_use) sets started_at
+ * when it is unset; stopped and error clear it. */
+int db_vm_transition(struct db *db, const char *actor, const char *name, const char *const *from,
+                     const char *to, const char *error_text, int64_t retry_after, GError **error);
+/* Record the VM's disk once it is made. */
+int db_vm_set_disk(struct db *db, const char *name, const char *volume, const char *path,
+                   GError **error);
+/* Set (user) or clear (NULL) the owner. */
+int db_vm_set_owner(struct db *db, const char *actor, const char *name, const char *user,
+                    GError **error);
+/* Forget a VM whose domain and disk are gone. */
+int db_vm_delete(struct db *db, const char *actor, const char *name, GError **error);
+
+/* Give user a desktop of pool, in one transaction, so that no two callers can
+ * ever get the same VM: the user's own VM in the pool if there is one (a
+ * persistent desktop, or the VM of a disconnected session); else a ready
+ * spare, which becomes assigned to the user. *vmp is the VM, whatever its
+ * state (the caller starts an owned VM that is stopped). Errors: EACCES the
+ * user is not entitled to the pool (audited as refused), ENOENT unknown user or
+ * pool, EAGAIN no ready spare right now. */
+int db_vm_allocate(struct db *db, const char *actor, const char *user, const char *pool,
+                   struct db_vm **vmp, GError **error);
 
 /* Counts for the status page. */
 struct db_counts {

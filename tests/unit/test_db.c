@@ -365,9 +365,9 @@ static void test_open_creates_schema(void **state)
     struct fx *f = *state;
     g_autofree char *mode = NULL;
 
-    assert_int_equal(db_latest_schema_version(), 1);
-    assert_int_equal(db_schema_version(f->db), 1);
-    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+    assert_int_equal(db_latest_schema_version(), 2);
+    assert_int_equal(db_schema_version(f->db), 2);
+    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
     /* journal_mode = WAL is stored in the file, so a second connection sees it. */
     mode = raw_text(f->path, "PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
@@ -417,7 +417,7 @@ static void test_open_reopen_idempotent(void **state)
 
     assert_int_equal(db_open(f->path, &f->db, &gerr), 0);
     assert_null(gerr);
-    assert_int_equal(db_schema_version(f->db), 1);
+    assert_int_equal(db_schema_version(f->db), 2);
     after = db_dump(f->path);
     assert_string_equal(before, after);
 
@@ -430,7 +430,7 @@ static void test_open_reopen_idempotent(void **state)
         struct db *second = NULL;
         assert_int_equal(db_open(f->path, &second, &gerr), 0);
         assert_null(gerr);
-        assert_int_equal(db_schema_version(second), 1);
+        assert_int_equal(db_schema_version(second), 2);
         db_close(second);
     }
     g_free(after);
@@ -447,7 +447,7 @@ static void test_open_newer_schema_refused(void **state)
 
     db_close(f->db);
     f->db = NULL;
-    raw_exec(f->path, "PRAGMA user_version = 2");
+    raw_exec(f->path, "PRAGMA user_version = 3");
     before = db_dump(f->path);
 
     assert_int_equal(db_open(f->path, &db, &error), -EPROTO);
@@ -456,7 +456,7 @@ static void test_open_newer_schema_refused(void **state)
     assert_true(error->domain == DB_ERROR);
     assert_int_equal(error->code, EPROTO);
     assert_non_null(strstr(error->message, f->path));
-    assert_non_null(strstr(error->message, "version 2"));
+    assert_non_null(strstr(error->message, "version 3"));
     g_clear_error(&error);
     after = db_dump(f->path);
     assert_string_equal(before, after);
@@ -468,7 +468,7 @@ static void test_open_newer_schema_refused(void **state)
     g_clear_error(&error);
 
     /* Back at the version this binary knows, it opens again. */
-    raw_exec(f->path, "PRAGMA user_version = 1");
+    raw_exec(f->path, "PRAGMA user_version = 2");
     assert_int_equal(db_open(f->path, &f->db, &error), 0);
     assert_null(error);
 }
@@ -1017,7 +1017,7 @@ static void test_pool_update(void **state)
         g_autofree char *row = raw_text(f->path, "SELECT action || ' ' || detail FROM audit_log"
                                                  " ORDER BY id DESC LIMIT 1");
         assert_string_equal(row, "pool.set min=2 max=8 spare=3 persistent=1 protocols=vnc"
-                                 " disconnect_timeout=60 idle_timeout=120");
+                                 " disconnect_timeout=60 idle_timeout=120 network=network:default vlan=0");
     }
 
     /* The same checks as db_pool_add. */
@@ -1371,8 +1371,8 @@ static void test_counts(void **state)
     CHANGE_OK(f, db_user_add(f->db, "root", "bob", NULL, HASH, &error));
     CHANGE_OK(f, db_group_add(f->db, "root", "staff", &error));
     CHANGE_OK(f, db_host_ensure(f->db, NULL, "localhost", "qemu:///system", &error));
-    raw_exec(f->path, "INSERT INTO vms (name, pool_id, host_id, state, state_since, created_at)"
-                      " SELECT 'vm' || x.n, p.id, h.id, x.s, 1, 1 FROM pools p, hosts h,"
+    raw_exec(f->path, "INSERT INTO vms (name, pool_id, host_id, state, state_since, created_at, seq)"
+                      " SELECT 'vm' || x.n, p.id, h.id, x.s, 1, 1, x.n FROM pools p, hosts h,"
                       " (SELECT 1 AS n, 'ready' AS s UNION SELECT 2, 'in_use'"
                       "  UNION SELECT 3, 'deleted') x");
     add_session(f, "alice", "p1", "connected");
