@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 
-enum setting_type { SET_STRING, SET_PATH, SET_INT, SET_ENUM, SET_ADDRESSES };
+enum setting_type { SET_STRING, SET_PATH, SET_INT, SET_ENUM, SET_ADDRESSES, SET_BOOL };
 
 struct setting {
     const char *name;
@@ -54,6 +54,21 @@ static const struct setting settings[] = {
       "TCP port for the client API (HTTPS).", FALSE },
     { "log_level", SET_ENUM, OFF(log_level), "info", 0, 0, log_levels, TRUE,
       "Least important messages to log: error, warning, message, info or debug.", FALSE },
+    { "storage_pool", SET_STRING, OFF(storage_pool), "aula", 0, 0, NULL, FALSE,
+      "libvirt storage pool (a directory, state_dir/images) for template images and VM disks; "
+      "created when missing.", FALSE },
+    { "parallel_provisioning", SET_INT, OFF(parallel_provisioning), "2", 1, 64, NULL, FALSE,
+      "How many VM operations (create, start, reset, remove) run at once.", FALSE },
+    { "allocate_timeout", SET_INT, OFF(allocate_timeout), "120", 1, 3600, NULL, TRUE,
+      "Seconds a login waits for a desktop when no spare is ready.", FALSE },
+    { "memory_budget_mib", SET_INT, OFF(memory_budget_mib), "0", 0, 1073741824, NULL, TRUE,
+      "Memory (MiB) the VMs of this host may use together; 0: the host's memory less "
+      "memory_reserve_mib. aula starts no VM beyond it.", FALSE },
+    { "memory_reserve_mib", SET_INT, OFF(memory_reserve_mib), "1024", 0, 1073741824, NULL, TRUE,
+      "Memory (MiB) kept for the host when memory_budget_mib is 0.", FALSE },
+    { "remove_unknown_domains", SET_BOOL, OFF(remove_unknown_domains), "false", 0, 1, NULL, FALSE,
+      "At start, remove libvirt domains named aula-* that the database does not know "
+      "(otherwise they are only reported).", FALSE },
 };
 
 #define CONF_ERROR (g_quark_from_static_string("aula-config-error"))
@@ -124,6 +139,13 @@ static gboolean setting_apply(struct conf *cfg, const struct setting *s, const c
         }
         break;
     }
+    case SET_BOOL:
+        if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
+            *int_field(cfg, s) = value[0] == 't';
+            return TRUE;
+        }
+        *reason = g_strdup_printf("%s = '%s' must be true or false", s->name, value);
+        return FALSE;
     case SET_INT: {
         gint64 n = 0;
         if (!g_ascii_string_to_signed(value, 10, s->min, s->max, &n, NULL)) {
@@ -157,7 +179,7 @@ void conf_free(struct conf *cfg)
     if (cfg == NULL)
         return;
     for (size_t i = 0; i < G_N_ELEMENTS(settings); i++)
-        if (settings[i].type != SET_INT)
+        if (settings[i].type != SET_INT && settings[i].type != SET_BOOL)
             g_free(*str_field(cfg, &settings[i]));
     g_free(cfg);
 }
@@ -276,6 +298,8 @@ int conf_load(const char *path, struct conf **cfgp, GError **error)
 /* The value of s in cfg as it would be written in the file. Caller frees. */
 static char *setting_text(const struct conf *cfg, const struct setting *s)
 {
+    if (s->type == SET_BOOL)
+        return g_strdup(*int_field((struct conf *)cfg, s) ? "true" : "false");
     if (s->type == SET_INT)
         return g_strdup_printf("%d", *int_field((struct conf *)cfg, s));
     return g_strdup(str_value(cfg, s));

@@ -22,6 +22,12 @@ struct conf {
     char *api_address;
     int api_port;
     char *log_level;   /* error | warning | message | info | debug */
+    char *storage_pool;          /* libvirt storage pool for templates and VM disks */
+    int parallel_provisioning;   /* VM operations running at once */
+    int allocate_timeout;        /* seconds a login waits for a VM to start */
+    int memory_budget_mib;       /* 0: host memory less memory_reserve_mib */
+    int memory_reserve_mib;
+    int remove_unknown_domains;  /* boolean: remove aula-* domains the database does not know */
 };
 
 /* A config with every setting at its default. Caller frees. */

@@ -16,7 +16,7 @@
 #include "broker/conf.h"
 
 /* Number of settings in the table (struct conf's members). */
-#define N_SETTINGS 12
+#define N_SETTINGS 18
 
 struct fx {
     char *dir;
@@ -315,6 +315,25 @@ static void test_bad_address(void **state)
     check_refused(f, "[aulad]\napi_address =\n", 2, "api_address needs at least one IP address");
 }
 
+static void test_bool_and_empty(void **state)
+{
+    struct fx *f = *state;
+    struct conf *cfg = NULL;
+    g_autofree char *path = g_build_filename(f->dir, "bool.conf", NULL);
+
+    check_refused(f, "[aulad]\nremove_unknown_domains = yes\n", 2,
+                  "remove_unknown_domains = 'yes' must be true or false");
+    check_refused(f, "[aulad]\nlibvirt_uri =\n", 2, "libvirt_uri must not be empty");
+    check_refused(f, "[aulad]\nparallel_provisioning = 0\n", 2,
+                  "parallel_provisioning = '0' must be a whole number from 1 to 64");
+    g_assert_true(g_file_set_contents(path, "[aulad]\nremove_unknown_domains = true\nadmin_group =\n", -1, NULL));
+    assert_int_equal(conf_load(path, &cfg, NULL), 0);
+    assert_int_equal(cfg->remove_unknown_domains, 1);
+    assert_string_equal(cfg->admin_group, "");
+    conf_free(cfg);
+    g_unlink(path);
+}
+
 static void test_missing_file(void **state)
 {
     struct fx *f = *state;
@@ -471,8 +490,8 @@ static void test_dump_man(void **state)
             assert_true(p > *l && p[-1] == '\\');
     }
     assert_int_equal(tp, N_SETTINGS);
-    assert_int_equal(reload, 2);
-    assert_int_equal(restart, N_SETTINGS - 2);
+    assert_int_equal(reload, 5);
+    assert_int_equal(restart, N_SETTINGS - 5);
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
         g_autofree char *tag = g_strdup_printf("\n.BR %s \" = \" \"", names[i]);
         assert_non_null(strstr(text, tag));
@@ -546,6 +565,7 @@ int main(void)
         T(test_bad_port),
         T(test_relative_path),
         T(test_bad_address),
+        T(test_bool_and_empty),
         T(test_missing_file),
         T(test_not_utf8),
         T(test_dump_round_trip),
