@@ -11,6 +11,7 @@
 
 #include "broker/auth.h"
 #include "broker/conf.h"
+#include "broker/pool.h"
 #include "db/db.h"
 
 /* Bodies are small JSON objects; anything bigger is a mistake or an attack. */
@@ -22,6 +23,7 @@ struct admin_api {
     gint64 started;
     admin_status_fn status_fn;
     void *status_data;
+    struct pool_mgr *mgr; /* borrowed, may be NULL */
 };
 
 struct admin_api *admin_api_new(struct db *db, const struct conf *cfg)
@@ -37,6 +39,11 @@ struct admin_api *admin_api_new(struct db *db, const struct conf *cfg)
 void admin_api_free(struct admin_api *api)
 {
     g_free(api);
+}
+
+void admin_api_set_pool_mgr(struct admin_api *api, struct pool_mgr *mgr)
+{
+    api->mgr = mgr;
 }
 
 void admin_api_set_status_fn(struct admin_api *api, admin_status_fn fn, void *data)
@@ -62,6 +69,11 @@ static int status_for_errno(int code)
         return 403;
     case EMSGSIZE:
         return 413;
+    case EAGAIN:
+    case ECANCELED:
+        return 503;
+    case ETIMEDOUT:
+        return 504;
     default:
         return 500;
     }
@@ -76,6 +88,8 @@ static const char *reason_phrase(int status)
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     default: return "Internal Server Error";
     }
 }
@@ -127,8 +141,8 @@ static void respond_builder(struct admin_response *resp, int status, JsonBuilder
     resp->body = builder_text(b);
 }
 
-/* {"ok": true, "message": text} for changes. */
-static void respond_ok(struct admin_response *resp, int status, const char *message)
+/* {"ok": true, "message": text} for changes. Caller frees. */
+static char *ok_body(const char *message)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
 
@@ -138,7 +152,54 @@ static void respond_ok(struct admin_response *resp, int status, const char *mess
     json_builder_set_member_name(b, "message");
     json_builder_add_string_value(b, message);
     json_builder_end_object(b);
-    respond_builder(resp, status, b);
+    return builder_text(b);
+}
+
+static void respond_ok(struct admin_response *resp, int status, const char *message)
+{
+    resp->status = status;
+    resp->body = ok_body(message);
+}
+
+/* An answer that comes later, through req->reply. */
+struct deferred {
+    admin_reply_fn reply;
+    gpointer data;
+    char *message; /* for success */
+};
+
+static struct deferred *defer(const struct admin_request *req, struct admin_response *resp,
+                              char *message)
+{
+    struct deferred *d = g_new0(struct deferred, 1);
+
+    d->reply = req->reply;
+    d->data = req->reply_data;
+    d->message = message;
+    resp->status = 0;
+    return d;
+}
+
+/* Answer a deferred request: success (status) with its message, or the error. */
+static void deferred_finish(struct deferred *d, int status, const GError *err)
+{
+    if (err)
+        d->reply(status_for_errno(err->code), admin_api_error_body(status_for_errno(err->code), err->message),
+                 d->data);
+    else
+        d->reply(status, ok_body(d->message), d->data);
+    g_free(d->message);
+    g_free(d);
+}
+
+/* 503 when there is no pool manager (no libvirt side). */
+static gboolean need_mgr(struct admin_api *api, const struct admin_request *req,
+                         struct admin_response *resp)
+{
+    if (api->mgr && req->reply)
+        return TRUE;
+    respond_error(resp, 503, "VM operations are not available: aulad has no libvirt side");
+    return FALSE;
 }
 
 static void add_str(JsonBuilder *b, const char *name, const char *value)
@@ -303,6 +364,8 @@ static void handle_status(struct admin_api *api, struct admin_response *resp)
     add_int(b, "vms", c.vms);
     add_int(b, "active_sessions", c.active_sessions);
     json_builder_end_object(b);
+    if (api->mgr)
+        pool_mgr_status(api->mgr, b);
     if (api->status_fn)
         api->status_fn(b, api->status_data);
     json_builder_end_object(b);
@@ -523,7 +586,8 @@ static void handle_group_deluser(struct admin_api *api, const struct admin_reque
 
 /* ---- templates ---- */
 
-static void build_template(JsonBuilder *b, const struct db_template *t)
+/* A template as JSON; with mgr, what libvirt says of its image too. */
+static void build_template(JsonBuilder *b, const struct db_template *t, struct pool_mgr *mgr)
 {
     json_builder_begin_object(b);
     add_str(b, "name", t->name);
@@ -533,8 +597,14 @@ static void build_template(JsonBuilder *b, const struct db_template *t)
     add_str(b, "video", t->video);
     add_str(b, "firmware", t->firmware);
     add_str(b, "os", t->os);
+    add_str(b, "volume", t->volume);
+    add_str(b, "kernel_volume", t->kernel_volume);
+    add_str(b, "initrd_volume", t->initrd_volume);
+    add_str(b, "cmdline", t->cmdline);
     add_strv(b, "pools", t->pools);
     add_int(b, "created_at", t->created_at);
+    if (mgr)
+        pool_mgr_template_facts(mgr, t->volume, b);
     json_builder_end_object(b);
 }
 
@@ -550,7 +620,7 @@ static void handle_template_list(struct admin_api *api, struct admin_response *r
     }
     json_builder_begin_array(b);
     for (guint i = 0; i < tmpls->len; i++)
-        build_template(b, g_ptr_array_index(tmpls, i));
+        build_template(b, g_ptr_array_index(tmpls, i), NULL);
     json_builder_end_array(b);
     respond_builder(resp, 200, b);
 }
@@ -565,14 +635,15 @@ static void handle_template_get(struct admin_api *api, const char *name, struct 
         respond_gerror(resp, err);
         return;
     }
-    build_template(b, t);
+    build_template(b, t, api->mgr);
     db_template_free(t);
     respond_builder(resp, 200, b);
 }
 
-/* Check that path is a readable qcow2 image, as aulad (not the client) sees it.
- * Responds 400 and returns FALSE if not. */
-static gboolean check_disk(const char *path, struct admin_response *resp)
+/* Check that path is a readable file (a qcow2 image when qcow2), as aulad
+ * (not the client) sees it. Responds 400 and returns FALSE if not. */
+static gboolean check_file(const char *what, const char *path, gboolean qcow2,
+                           struct admin_response *resp)
 {
     static const unsigned char qcow2_magic[4] = { 'Q', 'F', 'I', 0xfb };
     unsigned char magic[4] = { 0 };
@@ -581,18 +652,20 @@ static gboolean check_disk(const char *path, struct admin_response *resp)
     int fd;
 
     if (!g_path_is_absolute(path)) {
-        msg = g_strdup_printf("disk '%s' must be an absolute path", path);
+        msg = g_strdup_printf("%s '%s' must be an absolute path", what, path);
     } else if (stat(path, &st) < 0) {
-        msg = g_strdup_printf("cannot use disk %s: %s", path, g_strerror(errno));
+        msg = g_strdup_printf("cannot use %s %s: %s", what, path, g_strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
-        msg = g_strdup_printf("cannot use disk %s: not a regular file", path);
+        msg = g_strdup_printf("cannot use %s %s: not a regular file", what, path);
     } else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        msg = g_strdup_printf("cannot read disk %s: %s", path, g_strerror(errno));
+        msg = g_strdup_printf("cannot read %s %s: %s", what, path, g_strerror(errno));
     } else {
         ssize_t n = read(fd, magic, sizeof(magic));
         close(fd);
-        if (n != (ssize_t)sizeof(magic) || memcmp(magic, qcow2_magic, sizeof(magic)) != 0)
-            msg = g_strdup_printf("cannot use disk %s: not a qcow2 disk image", path);
+        if (qcow2 && (n != (ssize_t)sizeof(magic) || memcmp(magic, qcow2_magic, sizeof(magic)) != 0))
+            msg = g_strdup_printf("cannot use %s %s: not a qcow2 disk image", what, path);
+        else if (n <= 0)
+            msg = g_strdup_printf("cannot use %s %s: the file is empty", what, path);
     }
     if (msg == NULL)
         return TRUE;
@@ -600,16 +673,24 @@ static gboolean check_disk(const char *path, struct admin_response *resp)
     return FALSE;
 }
 
+static void on_template_added(int r, const GError *err, gpointer data)
+{
+    deferred_finish(data, 201, r < 0 ? err : NULL);
+}
+
+/* Validate, then import the disk (and kernel, initrd) through libvirt in a
+ * worker; the answer comes when the import is done. */
 static void handle_template_add(struct admin_api *api, const struct admin_request *req,
                                 struct admin_response *resp)
 {
     static const char *const allowed[] = { "name", "disk", "memory_mib", "vcpus", "video",
-                                           "firmware", "os", NULL };
+                                           "firmware", "os", "kernel", "initrd", "cmdline", NULL };
     g_autoptr(JsonParser) parser = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *msg = NULL;
     struct db_template t = { .memory_mib = 2048, .vcpus = 2 };
     const char *name = NULL, *disk = NULL, *video = "virtio", *firmware = "bios", *os = "linux";
+    const char *kernel = NULL, *initrd = NULL, *cmdline = NULL;
     JsonObject *o = body_object(req, allowed, &parser, resp);
 
     if (o == NULL || !get_string(o, "name", TRUE, &name, resp) ||
@@ -617,32 +698,47 @@ static void handle_template_add(struct admin_api *api, const struct admin_reques
         !get_int(o, "memory_mib", FALSE, &t.memory_mib, resp) ||
         !get_int(o, "vcpus", FALSE, &t.vcpus, resp) ||
         !get_string(o, "video", FALSE, &video, resp) ||
-        !get_string(o, "firmware", FALSE, &firmware, resp) || !get_string(o, "os", FALSE, &os, resp))
+        !get_string(o, "firmware", FALSE, &firmware, resp) || !get_string(o, "os", FALSE, &os, resp) ||
+        !get_string(o, "kernel", FALSE, &kernel, resp) || !get_string(o, "initrd", FALSE, &initrd, resp) ||
+        !get_string(o, "cmdline", FALSE, &cmdline, resp))
         return;
     if (!db_name_valid(name)) {
         msg = g_strdup_printf("invalid template name '%s': use %s", name, DB_NAME_RULE);
         respond_error(resp, 400, msg);
         return;
     }
-    if (!check_disk(disk, resp))
+    if ((initrd || cmdline) && kernel == NULL) {
+        respond_error(resp, 400, "an initrd or a kernel command line needs a kernel");
+        return;
+    }
+    if (!check_file("disk", disk, TRUE, resp) || (kernel && !check_file("kernel", kernel, FALSE, resp)) ||
+        (initrd && !check_file("initrd", initrd, FALSE, resp)))
         return;
     t.name = (char *)name;
     t.disk_path = (char *)disk;
     t.video = (char *)video;
     t.firmware = (char *)firmware;
     t.os = (char *)os;
-    if (db_template_add(api->db, req->actor, &t, &err) < 0) {
+    t.kernel_volume = (char *)kernel; /* the source paths, until imported */
+    t.initrd_volume = (char *)initrd;
+    t.cmdline = (char *)cmdline;
+    if (db_template_check(api->db, &t, &err) < 0) {
         respond_gerror(resp, err);
         return;
     }
-    g_message("%s added template %s (%s)", req->actor, name, disk);
-    msg = g_strdup_printf("template '%s' added", name);
-    respond_ok(resp, 201, msg);
+    if (!need_mgr(api, req, resp))
+        return;
+    g_message("%s: importing template %s from %s", req->actor, name, disk);
+    pool_mgr_template_add(api->mgr, req->actor, &t, on_template_added,
+                          defer(req, resp, g_strdup_printf("template '%s' added", name)));
 }
 
 /* ---- pools ---- */
 
-static void build_pool(JsonBuilder *b, const struct db_pool *p)
+static void build_vm(JsonBuilder *b, const struct db_vm *vm, struct pool_mgr *mgr);
+
+/* A pool as JSON; with api, its VMs and why it is held back too. */
+static void build_pool(JsonBuilder *b, const struct db_pool *p, struct admin_api *api)
 {
     json_builder_begin_object(b);
     add_str(b, "name", p->name);
@@ -655,10 +751,23 @@ static void build_pool(JsonBuilder *b, const struct db_pool *p)
     add_str(b, "protocols", p->protocols);
     add_int(b, "disconnect_timeout", p->disconnect_timeout);
     add_int(b, "idle_timeout", p->idle_timeout);
+    add_str(b, "network", p->network);
+    add_int(b, "vlan", p->vlan);
     add_int(b, "active_sessions", p->active_sessions);
     add_strv(b, "entitled_users", p->entitled_users);
     add_strv(b, "entitled_groups", p->entitled_groups);
     add_int(b, "created_at", p->created_at);
+    if (api) {
+        g_autoptr(GPtrArray) vms = NULL;
+        if (db_vm_list(api->db, p->name, NULL, &vms, NULL) == 0) {
+            json_builder_set_member_name(b, "vms");
+            json_builder_begin_array(b);
+            for (guint i = 0; i < vms->len; i++)
+                build_vm(b, g_ptr_array_index(vms, i), NULL);
+            json_builder_end_array(b);
+        }
+        add_str(b, "note", api->mgr ? pool_mgr_pool_note(api->mgr, p->name) : NULL);
+    }
     json_builder_end_object(b);
 }
 
@@ -674,7 +783,7 @@ static void handle_pool_list(struct admin_api *api, struct admin_response *resp)
     }
     json_builder_begin_array(b);
     for (guint i = 0; i < pools->len; i++)
-        build_pool(b, g_ptr_array_index(pools, i));
+        build_pool(b, g_ptr_array_index(pools, i), NULL);
     json_builder_end_array(b);
     respond_builder(resp, 200, b);
 }
@@ -689,7 +798,7 @@ static void handle_pool_get(struct admin_api *api, const char *name, struct admi
         respond_gerror(resp, err);
         return;
     }
-    build_pool(b, p);
+    build_pool(b, p, api);
     db_pool_free(p);
     respond_builder(resp, 200, b);
 }
@@ -704,7 +813,8 @@ static gboolean read_pool_settings(JsonObject *o, struct db_pool *p, const char 
            get_bool(o, "persistent", &p->persistent, resp) &&
            get_string(o, "protocols", FALSE, protocols, resp) &&
            get_int(o, "disconnect_timeout", FALSE, &p->disconnect_timeout, resp) &&
-           get_int(o, "idle_timeout", FALSE, &p->idle_timeout, resp);
+           get_int(o, "idle_timeout", FALSE, &p->idle_timeout, resp) &&
+           get_int(o, "vlan", FALSE, &p->vlan, resp);
 }
 
 static void handle_pool_create(struct admin_api *api, const struct admin_request *req,
@@ -712,18 +822,21 @@ static void handle_pool_create(struct admin_api *api, const struct admin_request
 {
     static const char *const allowed[] = { "name", "template", "min", "max", "spare", "persistent",
                                            "clone", "protocols", "disconnect_timeout",
-                                           "idle_timeout", NULL };
+                                           "idle_timeout", "network", "vlan", NULL };
     g_autoptr(JsonParser) parser = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *msg = NULL;
     struct db_pool p = { .min_size = 0, .max_size = 10, .spare = 1, .disconnect_timeout = 300 };
     const char *name = NULL, *tmpl = NULL, *clone = "linked", *protocols = "rdp,vnc";
+    const char *network = "network:default";
     JsonObject *o = body_object(req, allowed, &parser, resp);
 
     if (o == NULL || !get_string(o, "name", TRUE, &name, resp) ||
         !get_string(o, "template", TRUE, &tmpl, resp) ||
-        !get_string(o, "clone", FALSE, &clone, resp) || !read_pool_settings(o, &p, &protocols, resp))
+        !get_string(o, "clone", FALSE, &clone, resp) ||
+        !get_string(o, "network", FALSE, &network, resp) || !read_pool_settings(o, &p, &protocols, resp))
         return;
+    p.network = (char *)network;
     p.name = (char *)name;
     p.template_name = (char *)tmpl;
     p.clone = (char *)clone;
@@ -733,6 +846,8 @@ static void handle_pool_create(struct admin_api *api, const struct admin_request
         return;
     }
     g_message("%s created pool %s from template %s", req->actor, name, tmpl);
+    if (api->mgr)
+        pool_mgr_kick(api->mgr);
     msg = g_strdup_printf("pool '%s' created", name);
     respond_ok(resp, 201, msg);
 }
@@ -741,15 +856,15 @@ static void handle_pool_set(struct admin_api *api, const struct admin_request *r
                             struct admin_response *resp)
 {
     static const char *const allowed[] = { "min", "max", "spare", "persistent", "protocols",
-                                           "disconnect_timeout", "idle_timeout", NULL };
+                                           "disconnect_timeout", "idle_timeout", "network", "vlan", NULL };
     g_autoptr(JsonParser) parser = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *msg = NULL;
     struct db_pool *p = NULL;
-    const char *protocols = NULL;
+    const char *protocols = NULL, *network = NULL;
     JsonObject *o = body_object(req, allowed, &parser, resp);
 
-    if (o == NULL)
+    if (o == NULL || !get_string(o, "network", FALSE, &network, resp))
         return;
     if (json_object_get_size(o) == 0) {
         respond_error(resp, 400, "nothing to change");
@@ -764,10 +879,19 @@ static void handle_pool_set(struct admin_api *api, const struct admin_request *r
             g_free(p->protocols);
             p->protocols = g_strdup(protocols);
         }
+        if (network) {
+            g_free(p->network);
+            p->network = g_strdup(network);
+            /* A new network without a tag clears the old one. */
+            if (!json_object_has_member(o, "vlan"))
+                p->vlan = 0;
+        }
         if (db_pool_update(api->db, req->actor, name, p, &err) < 0) {
             respond_gerror(resp, err);
         } else {
             g_message("%s changed pool %s", req->actor, name);
+            if (api->mgr)
+                pool_mgr_kick(api->mgr);
             msg = g_strdup_printf("pool '%s' changed", name);
             respond_ok(resp, 200, msg);
         }
@@ -950,6 +1074,142 @@ static void handle_audit(struct admin_api *api, const struct admin_request *req,
     respond_builder(resp, 200, b);
 }
 
+/* ---- VMs ---- */
+
+/* A VM as JSON; with mgr, live facts from libvirt too. */
+static void build_vm(JsonBuilder *b, const struct db_vm *vm, struct pool_mgr *mgr)
+{
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+    json_builder_begin_object(b);
+    add_str(b, "name", vm->name);
+    add_str(b, "pool", vm->pool);
+    add_str(b, "host", vm->host);
+    add_str(b, "state", vm->state);
+    add_str(b, "owner", vm->owner);
+    add_str(b, "error", vm->error);
+    add_str(b, "uuid", vm->uuid);
+    add_str(b, "mac", vm->mac);
+    add_str(b, "disk", vm->overlay_path);
+    add_int(b, "uptime", vm->started_at > 0 ? now - vm->started_at : 0);
+    add_int(b, "state_since", vm->state_since);
+    add_int(b, "attempts", vm->attempts);
+    add_int(b, "retry_at", vm->retry_at);
+    add_int(b, "created_at", vm->created_at);
+    if (mgr)
+        pool_mgr_vm_facts(mgr, vm, b);
+    json_builder_end_object(b);
+}
+
+static void handle_vm_list(struct admin_api *api, const struct admin_request *req,
+                           struct admin_response *resp)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(GPtrArray) vms = NULL;
+    g_autoptr(GError) err = NULL;
+    const char *pool = req->query ? g_hash_table_lookup(req->query, "pool") : NULL;
+    const char *state = req->query ? g_hash_table_lookup(req->query, "state") : NULL;
+    struct db_pool *p = NULL;
+
+    if (pool && db_pool_get(api->db, pool, &p, &err) < 0) {
+        respond_gerror(resp, err);
+        return;
+    }
+    db_pool_free(p);
+    if (db_vm_list(api->db, pool, state, &vms, &err) < 0) {
+        respond_gerror(resp, err);
+        return;
+    }
+    json_builder_begin_array(b);
+    for (guint i = 0; i < vms->len; i++)
+        build_vm(b, g_ptr_array_index(vms, i), NULL);
+    json_builder_end_array(b);
+    respond_builder(resp, 200, b);
+}
+
+static void handle_vm_get(struct admin_api *api, const char *name, struct admin_response *resp)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(GError) err = NULL;
+    struct db_vm *vm = NULL;
+
+    if (db_vm_get(api->db, name, &vm, &err) < 0) {
+        respond_gerror(resp, err);
+        return;
+    }
+    build_vm(b, vm, api->mgr);
+    db_vm_free(vm);
+    respond_builder(resp, 200, b);
+}
+
+static void handle_vm_action(struct admin_api *api, const struct admin_request *req, const char *name,
+                             const char *action, struct admin_response *resp)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *msg = NULL;
+    int r;
+
+    if (!need_mgr(api, req, resp))
+        return;
+    if (strcmp(action, "release") == 0)
+        r = pool_mgr_release(api->mgr, req->actor, name, &err);
+    else
+        r = pool_mgr_vm_action(api->mgr, req->actor, name, action, &err);
+    if (r < 0) {
+        respond_gerror(resp, err);
+        return;
+    }
+    msg = g_strdup_printf("%s of VM %s started", action, name);
+    respond_ok(resp, 202, msg);
+}
+
+struct alloc_ctx {
+    admin_reply_fn reply;
+    gpointer data;
+    char *user;
+};
+
+static void on_allocated(int r, const GError *err, const char *vm, gpointer data)
+{
+    struct alloc_ctx *c = data;
+
+    if (r < 0) {
+        c->reply(status_for_errno(err->code), admin_api_error_body(status_for_errno(err->code), err->message),
+                 c->data);
+    } else {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        g_autofree char *msg = g_strdup_printf("VM %s allocated to %s", vm, c->user);
+        json_builder_begin_object(b);
+        add_bool(b, "ok", TRUE);
+        add_str(b, "message", msg);
+        add_str(b, "vm", vm);
+        json_builder_end_object(b);
+        c->reply(200, builder_text(b), c->data);
+    }
+    g_free(c->user);
+    g_free(c);
+}
+
+/* Give a user a desktop of the pool, as a login will: answers when it is ready. */
+static void handle_allocate(struct admin_api *api, const struct admin_request *req, const char *pool,
+                            struct admin_response *resp)
+{
+    static const char *const allowed[] = { "user", NULL };
+    g_autoptr(JsonParser) parser = NULL;
+    const char *user = NULL;
+    JsonObject *o = body_object(req, allowed, &parser, resp);
+    struct alloc_ctx *c;
+
+    if (o == NULL || !get_string(o, "user", TRUE, &user, resp) || !need_mgr(api, req, resp))
+        return;
+    c = g_new0(struct alloc_ctx, 1);
+    c->reply = req->reply;
+    c->data = req->reply_data;
+    c->user = g_strdup(user);
+    resp->status = 0;
+    pool_mgr_allocate(api->mgr, req->actor, user, pool, on_allocated, c);
+}
+
 /* ---- routing ---- */
 
 static gboolean is(const struct admin_request *req, const char *method)
@@ -1007,7 +1267,8 @@ static void route(struct admin_api *api, const struct admin_request *req, char *
     } else if (strcmp(what, "templates") == 0 && n == 2) {
         allow = "GET, DELETE";
         ON("GET", handle_template_get(api, seg[1], resp));
-        ON("DELETE", r = db_template_remove(api->db, req->actor, seg[1], &err);
+        ON("DELETE", r = api->mgr ? pool_mgr_template_remove(api->mgr, req->actor, seg[1], &err)
+                                  : db_template_remove(api->db, req->actor, seg[1], &err);
            respond_removal(resp, r, err, req->actor, "template", seg[1]));
     } else if (strcmp(what, "pools") == 0 && n == 1) {
         allow = "GET, POST";
@@ -1019,6 +1280,20 @@ static void route(struct admin_api *api, const struct admin_request *req, char *
         ON("PATCH", handle_pool_set(api, req, seg[1], resp));
         ON("DELETE", r = db_pool_remove(api->db, req->actor, seg[1], &err);
            respond_removal(resp, r, err, req->actor, "pool", seg[1]));
+    } else if (strcmp(what, "pools") == 0 && n == 3 && strcmp(seg[2], "allocate") == 0) {
+        allow = "POST";
+        ON("POST", handle_allocate(api, req, seg[1], resp));
+    } else if (strcmp(what, "vms") == 0 && n == 1) {
+        allow = "GET";
+        ON("GET", handle_vm_list(api, req, resp));
+    } else if (strcmp(what, "vms") == 0 && n == 2) {
+        allow = "GET";
+        ON("GET", handle_vm_get(api, seg[1], resp));
+    } else if (strcmp(what, "vms") == 0 && n == 3 &&
+               g_strv_contains((const char *const[]){ "start", "stop", "reboot", "reset", "destroy",
+                                                       "release", NULL }, seg[2])) {
+        allow = "POST";
+        ON("POST", handle_vm_action(api, req, seg[1], seg[2], resp));
     } else if (strcmp(what, "entitlements") == 0 && n == 1) {
         allow = "GET, POST";
         ON("GET", handle_entitlement_list(api, req, resp));

@@ -12,6 +12,9 @@
 struct db;
 struct conf;
 
+/* A deferred answer: status and JSON body (taken). */
+typedef void (*admin_reply_fn)(guint status, char *body, gpointer data);
+
 struct admin_request {
     const char *method;
     const char *path;
@@ -20,6 +23,11 @@ struct admin_request {
     gsize body_len;
     const char *actor;     /* who asks, for the audit log ("root", "alice") */
     gboolean authorized;   /* root or a member of admin_group */
+    /* How a handler that must wait (a template import, an allocation) answers
+     * later; such a handler leaves resp->status 0. May be called before
+     * admin_api_handle returns. */
+    admin_reply_fn reply;
+    gpointer reply_data;
 };
 
 struct admin_response {
@@ -36,12 +44,18 @@ typedef void (*admin_status_fn)(JsonBuilder *b, void *data);
 
 struct admin_api;
 
+struct pool_mgr;
+
 /* db and cfg are borrowed and must outlive the api. */
 struct admin_api *admin_api_new(struct db *db, const struct conf *cfg);
+/* The pool manager (borrowed) that VM operations go to; without one they
+ * answer 503. */
+void admin_api_set_pool_mgr(struct admin_api *api, struct pool_mgr *mgr);
 void admin_api_free(struct admin_api *api);
 void admin_api_set_status_fn(struct admin_api *api, admin_status_fn fn, void *data);
 
-/* Handle one request; fills *resp (caller frees resp->body). */
+/* Handle one request; fills *resp (caller frees resp->body), or leaves
+ * resp->status 0 and answers through req->reply. */
 void admin_api_handle(struct admin_api *api, const struct admin_request *req,
                       struct admin_response *resp);
 

@@ -76,6 +76,37 @@ static void on_headers(SoupServer *soup, SoupServerMessage *msg, const char *pat
     peer_clear(&p);
 }
 
+/* A request whose answer may come after the handler returns. */
+struct pending {
+    SoupServerMessage *msg; /* a reference */
+    gboolean paused;
+    gboolean answered;
+    char *what;             /* "METHOD path by actor", for the log */
+};
+
+static void pending_free(struct pending *p)
+{
+    g_object_unref(p->msg);
+    g_free(p->what);
+    g_free(p);
+}
+
+static void on_reply(guint status, char *body, gpointer data)
+{
+    struct pending *p = data;
+
+    if (status >= 400)
+        g_info("admin API: %s refused (%u): %s", p->what, status, body);
+    else
+        g_debug("admin API: %s -> %u", p->what, status);
+    set_json(p->msg, status, body);
+    p->answered = TRUE;
+    if (p->paused) {
+        soup_server_message_unpause(p->msg);
+        pending_free(p);
+    }
+}
+
 static void on_request(SoupServer *soup, SoupServerMessage *msg, const char *path,
                        GHashTable *query, gpointer data)
 {
@@ -84,6 +115,7 @@ static void on_request(SoupServer *soup, SoupServerMessage *msg, const char *pat
     struct admin_response resp = { 0 };
     struct admin_request req = { 0 };
     struct peer p = { 0 };
+    struct pending *pending;
     gsize len = 0;
 
     if (soup_server_message_get_status(msg) != SOUP_STATUS_NONE)
@@ -98,7 +130,24 @@ static void on_request(SoupServer *soup, SoupServerMessage *msg, const char *pat
     req.body_len = len;
     req.actor = p.name;
     req.authorized = peer_is_admin(p.uid, p.gid, s->cfg->admin_group);
+    pending = g_new0(struct pending, 1);
+    pending->msg = g_object_ref(msg);
+    pending->what = g_strdup_printf("%s %s by %s", req.method, req.path, p.name);
+    req.reply = on_reply;
+    req.reply_data = pending;
     admin_api_handle(s->api, &req, &resp);
+    if (resp.status == 0) {
+        /* Deferred: answered already, or later through on_reply. */
+        if (pending->answered) {
+            pending_free(pending);
+        } else {
+            pending->paused = TRUE;
+            soup_server_message_pause(msg);
+        }
+        peer_clear(&p);
+        return;
+    }
+    pending_free(pending);
     g_debug("admin API: %s %s by %s -> %u", req.method, req.path, p.name, resp.status);
     if (resp.status >= 400)
         g_info("admin API: %s %s by %s refused (%u): %s", req.method, req.path, p.name,

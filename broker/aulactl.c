@@ -53,6 +53,12 @@ static char *opt_pool;
 static char *opt_since;
 static char *opt_limit;
 static gboolean opt_all;
+static char *opt_kernel;
+static char *opt_initrd;
+static char *opt_cmdline;
+static char *opt_network;
+static char *opt_vlan;
+static char *opt_state;
 
 static const GOptionEntry global_entries[] = {
     { "socket", 's', 0, G_OPTION_ARG_FILENAME, &opt_socket,
@@ -74,7 +80,10 @@ static const GOptionEntry global_entries[] = {
     { "disconnect-timeout", 0, 0, G_OPTION_ARG_STRING, &opt_disconnect_timeout,             \
       "How long a disconnected desktop is kept for its user (e.g. 300, 5m, 1h)", "TIME" },  \
     { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &opt_idle_timeout,                         \
-      "Log off sessions idle this long (0: never)", "TIME" }
+      "Log off sessions idle this long (0: never)", "TIME" },                               \
+    { "network", 0, 0, G_OPTION_ARG_STRING, &opt_network,                                   \
+      "network:NAME (a libvirt network, default network:default), bridge:DEVICE or none", "NET" }, \
+    { "vlan", 0, 0, G_OPTION_ARG_STRING, &opt_vlan, "802.1Q tag on a bridge (0: none)", "TAG" }
 
 static const GOptionEntry user_add_entries[] = {
     { "full-name", 0, 0, G_OPTION_ARG_STRING, &opt_full_name, "The user's full name", "TEXT" },
@@ -89,6 +98,9 @@ static const GOptionEntry template_add_entries[] = {
     { "video", 0, 0, G_OPTION_ARG_STRING, &opt_video, "Video model: virtio, qxl or vga (default virtio)", "MODEL" },
     { "firmware", 0, 0, G_OPTION_ARG_STRING, &opt_firmware, "bios or uefi (default bios)", "TYPE" },
     { "os", 0, 0, G_OPTION_ARG_STRING, &opt_os, "Guest OS type: linux or windows (default linux)", "TYPE" },
+    { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &opt_kernel, "Boot this kernel directly instead of the disk's boot loader", "FILE" },
+    { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &opt_initrd, "Initial ramdisk for --kernel", "FILE" },
+    { "cmdline", 0, 0, G_OPTION_ARG_STRING, &opt_cmdline, "Kernel command line for --kernel", "TEXT" },
     { NULL },
 };
 static const GOptionEntry pool_create_entries[] = {
@@ -109,6 +121,16 @@ static const GOptionEntry entitle_entries[] = {
     { "user", 0, 0, G_OPTION_ARG_STRING, &opt_user, "The user", "NAME" },
     { "group", 0, 0, G_OPTION_ARG_STRING, &opt_group, "The group (instead of --user)", "NAME" },
     { "pool", 0, 0, G_OPTION_ARG_STRING, &opt_pool, "The pool (required)", "NAME" },
+    { NULL },
+};
+static const GOptionEntry vm_list_entries[] = {
+    { "pool", 0, 0, G_OPTION_ARG_STRING, &opt_pool, "Only the VMs of this pool", "NAME" },
+    { "state", 0, 0, G_OPTION_ARG_STRING, &opt_state,
+      "Only VMs in this state (provisioning, stopped, starting, ready, assigned, in_use, recycling, error)", "STATE" },
+    { NULL },
+};
+static const GOptionEntry allocate_entries[] = {
+    { "user", 0, 0, G_OPTION_ARG_STRING, &opt_user, "The user to give a desktop to (required)", "NAME" },
     { NULL },
 };
 static const GOptionEntry session_entries[] = {
@@ -629,6 +651,12 @@ static int cmd_status(struct client *c, char **args)
         printf("\n");
         if (str_member(lv, "note"))
             printf("            note: %s\n", str_member(lv, "note"));
+        if (json_object_has_member(lv, "memory_budget_mib"))
+            printf("VMs:        %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " MiB memory budget in use,"
+                   " storage pool '%s', %" G_GINT64_FORMAT " operation(s) in progress\n",
+                   json_object_get_int_member(lv, "memory_in_use_mib"),
+                   json_object_get_int_member(lv, "memory_budget_mib"), str_member(lv, "storage_pool"),
+                   json_object_get_int_member(lv, "operations_in_flight"));
     }
     for (guint i = 0; listeners && i < json_array_get_length(listeners); i++) {
         JsonObject *l = json_array_get_object_element(listeners, i);
@@ -833,13 +861,42 @@ static int cmd_template_add(struct client *c, char **args)
         add_member_str(b, "firmware", opt_firmware);
     if (opt_os)
         add_member_str(b, "os", opt_os);
+    if (opt_kernel) {
+        g_autofree char *k = g_canonicalize_filename(opt_kernel, NULL);
+        add_member_str(b, "kernel", k);
+    }
+    if (opt_initrd) {
+        g_autofree char *i = g_canonicalize_filename(opt_initrd, NULL);
+        add_member_str(b, "initrd", i);
+    }
+    if (opt_cmdline)
+        add_member_str(b, "cmdline", opt_cmdline);
     json_builder_end_object(b);
+    /* A progress line for people; scripts get only the result. */
+    if (!opt_json && isatty(STDERR_FILENO))
+        fprintf(stderr, "importing %s into aula's storage pool...\n", disk);
     return change(c, "POST", "/v1/templates", b);
 }
 
 static int cmd_template_rm(struct client *c, char **args)
 {
     return remove_named(c, "templates", args[0]);
+}
+
+/* "64.0 MiB": GLib's size, with a plain space for terminals and scripts. Caller frees. */
+static char *size_text(guint64 bytes)
+{
+    char *s = g_format_size_full(bytes, G_FORMAT_SIZE_IEC_UNITS);
+    GString *out = g_string_new(NULL);
+
+    for (const char *p = s; *p; p = g_utf8_next_char(p)) {
+        if (g_utf8_get_char(p) == 0x00a0)
+            g_string_append_c(out, ' ');
+        else
+            g_string_append_len(out, p, g_utf8_next_char(p) - p);
+    }
+    g_free(s);
+    return g_string_free(out, FALSE);
 }
 
 /* "2048 MiB" or "2 GiB". Caller frees. */
@@ -901,8 +958,18 @@ static int cmd_template_show(struct client *c, char **args)
     printf("video:    %s\n", str_member(o, "video"));
     printf("firmware: %s\n", str_member(o, "firmware"));
     printf("os:       %s\n", str_member(o, "os"));
+    if (str_member(o, "cmdline") && *str_member(o, "cmdline"))
+        printf("boot:     kernel %s, cmdline %s\n", str_member(o, "kernel_volume"), str_member(o, "cmdline"));
     printf("pools:    %s\n", *pools ? pools : "-");
     printf("created:  %s\n", created);
+    if (json_object_has_member(o, "image")) {
+        JsonObject *img = json_object_get_object_member(o, "image");
+        g_autofree char *vsize = size_text((guint64)json_object_get_int_member(img, "virtual_size"));
+        g_autofree char *asize = size_text((guint64)json_object_get_int_member(img, "allocated_size"));
+        printf("image:    %s\n", str_member(img, "path"));
+        printf("format:   %s\n", str_member(img, "format"));
+        printf("size:     %s virtual, %s allocated\n", vsize, asize);
+    }
     return EXIT_OK;
 }
 
@@ -938,6 +1005,13 @@ static gboolean pool_options(JsonBuilder *b)
             return FALSE;
         add_member_int(b, "idle_timeout", n);
     }
+    if (opt_network)
+        add_member_str(b, "network", opt_network);
+    if (opt_vlan) {
+        if (!parse_count("vlan", opt_vlan, 0, 4094, &n))
+            return FALSE;
+        add_member_int(b, "vlan", n);
+    }
     return TRUE;
 }
 
@@ -970,7 +1044,7 @@ static int cmd_pool_set(struct client *c, char **args)
     gboolean persistent = FALSE;
 
     if (!opt_min && !opt_max && !opt_spare && !opt_protocols && !opt_disconnect_timeout &&
-        !opt_idle_timeout && !opt_persistent)
+        !opt_idle_timeout && !opt_persistent && !opt_network && !opt_vlan)
         return fail_usage("pool set needs at least one setting to change");
     json_builder_begin_object(b);
     if (!pool_options(b))
@@ -1050,8 +1124,32 @@ static int cmd_pool_show(struct client *c, char **args)
     printf("idle timeout:       %s\n", idle);
     printf("entitled users:     %s\n", *users ? users : "-");
     printf("entitled groups:    %s\n", *groups ? groups : "-");
+    printf("network:            %s", str_member(o, "network"));
+    if (json_object_get_int_member(o, "vlan"))
+        printf(" (VLAN %" G_GINT64_FORMAT ")", json_object_get_int_member(o, "vlan"));
+    printf("\n");
     printf("active sessions:    %" G_GINT64_FORMAT "\n", json_object_get_int_member(o, "active_sessions"));
     printf("created:            %s\n", created);
+    if (str_member(o, "note"))
+        printf("note:               %s\n", str_member(o, "note"));
+    if (json_object_has_member(o, "vms")) {
+        JsonArray *vms = json_object_get_array_member(o, "vms");
+        static const char *const states[] = { "ready", "assigned", "in_use", "starting", "provisioning",
+                                              "recycling", "stopped", "error", "deleted", NULL };
+        printf("VMs:                %u", json_array_get_length(vms));
+        for (const char *const *st = states; *st; st++) {
+            GString *names = g_string_new(NULL);
+            for (guint i = 0; i < json_array_get_length(vms); i++) {
+                JsonObject *v = json_array_get_object_element(vms, i);
+                if (g_strcmp0(str_member(v, "state"), *st) == 0)
+                    g_string_append_printf(names, "%s%s", names->len ? ", " : "", str_member(v, "name"));
+            }
+            if (names->len)
+                printf("\n  %-17s %s", *st, names->str);
+            g_string_free(names, TRUE);
+        }
+        printf("\n");
+    }
     return EXIT_OK;
 }
 
@@ -1166,6 +1264,122 @@ static int cmd_audit(struct client *c, char **args)
     return EXIT_OK;
 }
 
+static int cmd_vm_list(struct client *c, char **args)
+{
+    g_autoptr(JsonNode) root = NULL;
+    g_autoptr(GString) path = g_string_new("/v1/vms");
+    static const char *const headers[] = { "NAME", "POOL", "STATE", "OWNER", "UPTIME", "ERROR", NULL };
+    struct table *t;
+    JsonArray *a;
+    int code;
+
+    if (opt_pool) {
+        g_autofree char *p = seg(opt_pool);
+        g_string_append_printf(path, "?pool=%s", p);
+    }
+    if (opt_state) {
+        g_autofree char *s = seg(opt_state);
+        g_string_append_printf(path, "%sstate=%s", opt_pool ? "&" : "?", s);
+    }
+    code = fetch(c, path->str, &root);
+    if (code != EXIT_OK || opt_json) {
+        if (code == EXIT_OK)
+            print_json(root);
+        return code;
+    }
+    a = json_node_get_array(root);
+    if (json_array_get_length(a) == 0) {
+        printf("no VMs\n");
+        return EXIT_OK;
+    }
+    t = table_new(headers);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonObject *o = json_array_get_object_element(a, i);
+        gint64 up = json_object_get_int_member(o, "uptime");
+        g_autofree char *uptime = up > 0 ? g_strdup_printf("%" G_GINT64_FORMAT "s", up) : g_strdup("-");
+        table_row(t, str_member(o, "name"), str_member(o, "pool"), str_member(o, "state"),
+                  str_member(o, "owner"), uptime, str_member(o, "error"));
+    }
+    table_print_free(t);
+    return EXIT_OK;
+}
+
+static int cmd_vm_show(struct client *c, char **args)
+{
+    g_autoptr(JsonNode) root = NULL;
+    g_autofree char *s = seg(args[0]);
+    g_autofree char *path = g_strdup_printf("/v1/vms/%s", s);
+    g_autofree char *created = NULL;
+    JsonObject *o;
+    int code = fetch(c, path, &root);
+
+    if (code != EXIT_OK || opt_json) {
+        if (code == EXIT_OK)
+            print_json(root);
+        return code;
+    }
+    o = json_node_get_object(root);
+    created = time_text(o, "created_at");
+    printf("name:    %s\n", str_member(o, "name"));
+    printf("pool:    %s\n", str_member(o, "pool"));
+    printf("host:    %s\n", str_member(o, "host"));
+    printf("state:   %s", str_member(o, "state"));
+    if (str_member(o, "domain"))
+        printf(" (libvirt: %s)", str_member(o, "domain"));
+    if (str_member(o, "busy"))
+        printf(" (%s in progress)", str_member(o, "busy"));
+    printf("\n");
+    if (str_member(o, "error"))
+        printf("error:   %s (attempt %" G_GINT64_FORMAT ")\n", str_member(o, "error"),
+               json_object_get_int_member(o, "attempts"));
+    printf("owner:   %s\n", str_member(o, "owner") ? str_member(o, "owner") : "-");
+    if (json_object_get_int_member(o, "uptime") > 0)
+        printf("uptime:  %" G_GINT64_FORMAT " s\n", json_object_get_int_member(o, "uptime"));
+    else
+        printf("uptime:  -\n");
+    printf("disk:    %s\n", str_member(o, "disk") ? str_member(o, "disk") : "-");
+    if (json_object_has_member(o, "disk_allocated")) {
+        g_autofree char *alloc = size_text((guint64)json_object_get_int_member(o, "disk_allocated"));
+        g_autofree char *virt = size_text((guint64)json_object_get_int_member(o, "disk_virtual_size"));
+        printf("         %s allocated of %s%s%s\n", alloc, virt,
+               *str_member(o, "disk_backing") ? ", backed by " : "", str_member(o, "disk_backing"));
+    }
+    printf("uuid:    %s\n", str_member(o, "uuid"));
+    printf("mac:     %s\n", str_member(o, "mac"));
+    printf("created: %s\n", created);
+    return EXIT_OK;
+}
+
+/* POST /v1/vms/NAME/ACTION. */
+static int vm_action(struct client *c, const char *name, const char *action)
+{
+    g_autofree char *s = seg(name);
+    g_autofree char *path = g_strdup_printf("/v1/vms/%s/%s", s, action);
+
+    return change(c, "POST", path, NULL);
+}
+
+static int cmd_vm_start(struct client *c, char **args) { return vm_action(c, args[0], "start"); }
+static int cmd_vm_stop(struct client *c, char **args) { return vm_action(c, args[0], "stop"); }
+static int cmd_vm_reboot(struct client *c, char **args) { return vm_action(c, args[0], "reboot"); }
+static int cmd_vm_reset(struct client *c, char **args) { return vm_action(c, args[0], "reset"); }
+static int cmd_vm_destroy(struct client *c, char **args) { return vm_action(c, args[0], "destroy"); }
+static int cmd_vm_release(struct client *c, char **args) { return vm_action(c, args[0], "release"); }
+
+static int cmd_pool_allocate(struct client *c, char **args)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autofree char *s = seg(args[0]);
+    g_autofree char *path = g_strdup_printf("/v1/pools/%s/allocate", s);
+
+    if (opt_user == NULL)
+        return fail_usage("pool allocate needs --user NAME");
+    json_builder_begin_object(b);
+    add_member_str(b, "user", opt_user);
+    json_builder_end_object(b);
+    return change(c, "POST", path, b);
+}
+
 static const struct command commands[] = {
     { "status", NULL, "", 0, NULL, "Show what aulad is doing: state, libvirt, listeners, counts", cmd_status },
     { "user", "add", "NAME", 1, user_add_entries, "Add a local user (password from the terminal, or --password-stdin)", cmd_user_add },
@@ -1186,7 +1400,16 @@ static const struct command commands[] = {
     { "pool", "list", "", 0, NULL, "List pools", cmd_pool_list },
     { "pool", "show", "NAME", 1, NULL, "Show one pool", cmd_pool_show },
     { "pool", "set", "NAME", 1, pool_set_entries, "Change a pool's settings", cmd_pool_set },
-    { "pool", "rm", "NAME", 1, NULL, "Remove a pool (refused while it has active sessions)", cmd_pool_rm },
+    { "pool", "rm", "NAME", 1, NULL, "Remove a pool (refused while it has active sessions or VMs)", cmd_pool_rm },
+    { "pool", "allocate", "NAME", 1, allocate_entries, "Give --user a desktop of the pool, as a login does (waits for one)", cmd_pool_allocate },
+    { "vm", "list", "", 0, vm_list_entries, "List VMs (--pool, --state)", cmd_vm_list },
+    { "vm", "show", "VM", 1, NULL, "Show a VM: state, owner, uptime, disk", cmd_vm_show },
+    { "vm", "start", "VM", 1, NULL, "Start a stopped VM", cmd_vm_start },
+    { "vm", "stop", "VM", 1, NULL, "Shut a VM down (ACPI power button)", cmd_vm_stop },
+    { "vm", "reboot", "VM", 1, NULL, "Reboot a VM (ACPI)", cmd_vm_reboot },
+    { "vm", "reset", "VM", 1, NULL, "Reset a VM to its template, discarding its disk's changes", cmd_vm_reset },
+    { "vm", "destroy", "VM", 1, NULL, "Power a VM off and remove it with its disk", cmd_vm_destroy },
+    { "vm", "release", "VM", 1, NULL, "End its user's hold: a non-persistent VM is reset and becomes a spare", cmd_vm_release },
     { "entitle", NULL, "", 0, entitle_entries, "Let a user or a group use a pool: --user NAME|--group NAME --pool NAME", cmd_entitle },
     { "unentitle", NULL, "", 0, entitle_entries, "Take a pool away from a user or a group", cmd_unentitle },
     { "session", "list", "", 0, session_entries, "List sessions", cmd_session_list },

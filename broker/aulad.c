@@ -16,11 +16,8 @@
 #include "broker/admin_server.h"
 #include "broker/conf.h"
 #include "broker/log.h"
+#include "broker/pool.h"
 #include "db/db.h"
-#include "vmm/host.h"
-
-/* How often libvirt's health is checked for `aulactl status`. */
-#define PROBE_INTERVAL_S 60
 
 struct daemon {
     char *config_path;      /* NULL: built-in defaults */
@@ -28,15 +25,9 @@ struct daemon {
     struct db *db;
     struct admin_api *api;
     struct admin_server *admin;
+    struct pool_mgr *pools;
     GMainLoop *loop;
     int lock_fd;
-    /* libvirt health, refreshed in a worker thread */
-    gboolean probing;
-    struct vmm_host_info *host;
-    char *host_error;
-    int host_errno;         /* ECONNREFUSED: libvirt unreachable; else it answered but refused */
-    gint64 probed_at;
-    int exit_code;
 };
 
 static char *opt_config;
@@ -58,65 +49,7 @@ static const GOptionEntry options[] = {
     { NULL },
 };
 
-/* ---- libvirt health ---- */
-
-static void probe_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
-{
-    const struct conf *cfg = data;
-    enum vmm_hypervisor pref = VMM_HV_AUTO;
-    struct vmm_host_info *info = NULL;
-    GError *err = NULL;
-
-    vmm_hypervisor_parse(cfg->hypervisor, &pref);
-    if (vmm_host_probe(cfg->libvirt_uri, pref, &info, &err) < 0)
-        g_task_return_error(task, err);
-    else
-        g_task_return_pointer(task, info, (GDestroyNotify)vmm_host_info_free);
-}
-
-static void probe_done(GObject *source, GAsyncResult *res, gpointer data)
-{
-    struct daemon *d = data;
-    g_autoptr(GError) err = NULL;
-    struct vmm_host_info *info = g_task_propagate_pointer(G_TASK(res), &err);
-    gboolean was_ok = d->host != NULL;
-
-    d->probing = FALSE;
-    d->probed_at = g_get_real_time() / G_USEC_PER_SEC;
-    vmm_host_info_free(d->host);
-    d->host = info;
-    g_clear_pointer(&d->host_error, g_free);
-    if (info == NULL) {
-        d->host_error = g_strdup(err->message);
-        d->host_errno = err->code;
-        g_warning("libvirt: %s", err->message);
-    } else if (!was_ok) {
-        g_message("libvirt: %s (libvirt %s), VMs will run as %s domains", info->uri,
-                  info->libvirt_version, vmm_hypervisor_name(info->domain_type));
-        if (info->note)
-            g_warning("libvirt: %s", info->note);
-    }
-}
-
-static void probe_start(struct daemon *d)
-{
-    g_autoptr(GTask) task = NULL;
-
-    if (d->probing)
-        return;
-    d->probing = TRUE;
-    task = g_task_new(NULL, NULL, probe_done, d);
-    g_task_set_task_data(task, d->cfg, NULL);
-    g_task_run_in_thread(task, probe_thread);
-}
-
-static gboolean on_probe_timer(gpointer data)
-{
-    probe_start(data);
-    return G_SOURCE_CONTINUE;
-}
-
-/* Status facts only the daemon knows: libvirt and the listeners. */
+/* Status facts only the daemon knows: the listeners. */
 static void status_extra(JsonBuilder *b, void *data)
 {
     struct daemon *d = data;
@@ -129,37 +62,6 @@ static void status_extra(JsonBuilder *b, void *data)
         { "vnc", cfg->vnc_address, cfg->vnc_port },
         { "client-api", cfg->api_address, cfg->api_port },
     };
-
-    json_builder_set_member_name(b, "libvirt");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "uri");
-    json_builder_add_string_value(b, cfg->libvirt_uri);
-    json_builder_set_member_name(b, "state");
-    json_builder_add_string_value(b, d->host ? "connected"
-                                     : !d->host_error ? "probing"
-                                     : d->host_errno == ECONNREFUSED ? "unreachable"
-                                     : "error");
-    if (d->host) {
-        json_builder_set_member_name(b, "version");
-        json_builder_add_string_value(b, d->host->libvirt_version);
-        json_builder_set_member_name(b, "domain_type");
-        json_builder_add_string_value(b, vmm_hypervisor_name(d->host->domain_type));
-        json_builder_set_member_name(b, "memory_mib");
-        json_builder_add_int_value(b, d->host->memory_mib);
-        json_builder_set_member_name(b, "cpus");
-        json_builder_add_int_value(b, d->host->cpus);
-        if (d->host->note) {
-            json_builder_set_member_name(b, "note");
-            json_builder_add_string_value(b, d->host->note);
-        }
-    }
-    if (d->host_error) {
-        json_builder_set_member_name(b, "error");
-        json_builder_add_string_value(b, d->host_error);
-    }
-    json_builder_set_member_name(b, "checked_at");
-    json_builder_add_int_value(b, d->probed_at);
-    json_builder_end_object(b);
 
     json_builder_set_member_name(b, "listeners");
     json_builder_begin_array(b);
@@ -276,7 +178,7 @@ static gboolean on_reload(gpointer data)
         g_message("SIGHUP: reloaded %s (log_level = %s, admin_group = %s)", d->config_path,
                   d->cfg->log_level, d->cfg->admin_group);
     }
-    probe_start(d);
+    pool_mgr_kick(d->pools);
     return G_SOURCE_CONTINUE;
 }
 
@@ -374,8 +276,10 @@ static int run(struct daemon *d)
     if (r == 0)
         r = db_host_ensure(d->db, "aulad", "local", d->cfg->libvirt_uri, &err);
     if (r == 0) {
+        d->pools = pool_mgr_new(d->db, d->cfg);
         d->api = admin_api_new(d->db, d->cfg);
         admin_api_set_status_fn(d->api, status_extra, d);
+        admin_api_set_pool_mgr(d->api, d->pools);
         r = admin_server_start(d->api, d->cfg, &d->admin, &err);
     }
     if (r < 0) {
@@ -385,8 +289,6 @@ static int run(struct daemon *d)
     g_unix_signal_add(SIGTERM, on_quit, d);
     g_unix_signal_add(SIGINT, on_quit, d);
     g_unix_signal_add(SIGHUP, on_reload, d);
-    probe_start(d);
-    g_timeout_add_seconds(PROBE_INTERVAL_S, on_probe_timer, d);
     g_message("aulad %s ready: state in %s (schema v%d), admin API on %s (root and group '%s')",
               PACKAGE_VERSION, d->cfg->state_dir, db_schema_version(d->db), d->cfg->admin_socket,
               d->cfg->admin_group);
@@ -397,22 +299,22 @@ static int run(struct daemon *d)
     daemon_ready(ready_fd);
     d->loop = g_main_loop_new(NULL, FALSE);
     g_main_loop_run(d->loop);
-    /* Let a probe still running in its thread finish before the state it uses goes. */
-    while (d->probing)
-        g_main_context_iteration(NULL, TRUE);
+    /* VM operations under way finish (their results are recorded) and waiting
+     * requests are answered while the admin socket still serves. */
+    pool_mgr_free(d->pools);
+    d->pools = NULL;
     g_message("stopped");
     return 0;
 }
 
 static void daemon_cleanup(struct daemon *d)
 {
+    pool_mgr_free(d->pools);
     admin_server_free(d->admin);
     admin_api_free(d->api);
     db_close(d->db);
     if (d->lock_fd >= 0)
         close(d->lock_fd);
-    vmm_host_info_free(d->host);
-    g_free(d->host_error);
     conf_free(d->cfg);
     g_free(d->config_path);
     if (d->loop)
@@ -429,7 +331,7 @@ int main(int argc, char **argv)
     g_option_context_add_main_entries(ctx, options, NULL);
     g_option_context_set_description(ctx,
         "aulad is the aula broker: it owns the database of users, groups, templates and pools,\n"
-        "serves the admin API that aulactl(1) uses, and watches libvirt.\n"
+        "keeps its pools of desktop VMs on libvirt, and serves the admin API that aulactl(1) uses.\n"
         "Settings are described in aulad.conf(5); `aulad --dump-config` prints them all.\n"
         "Signals: SIGTERM or SIGINT stop cleanly; SIGHUP reloads log_level and admin_group.");
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {

@@ -49,13 +49,19 @@ static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gs
                                gpointer data)
 {
     size_t li = level_index(level), max = level_index(max_level);
-    const char *message = NULL;
+    const char *message = NULL, *domain = NULL;
 
     if (li > max)
         return G_LOG_WRITER_HANDLED;
-    for (gsize i = 0; i < n_fields; i++)
+    for (gsize i = 0; i < n_fields; i++) {
         if (strcmp(fields[i].key, "MESSAGE") == 0)
             message = fields[i].value;
+        else if (strcmp(fields[i].key, "GLIB_DOMAIN") == 0)
+            domain = fields[i].value;
+    }
+    /* Libraries' debug chatter (libvirt-glib's event loop, say) is not aulad's. */
+    if ((level & G_LOG_LEVEL_DEBUG) && g_strcmp0(domain, G_LOG_DOMAIN) != 0)
+        return G_LOG_WRITER_HANDLED;
     if (message == NULL)
         message = "(no message)";
     if (use_syslog) {

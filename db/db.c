@@ -19,6 +19,8 @@ gboolean db_network_valid(const char *network)
 {
     const char *name;
 
+    if (strcmp(network, "none") == 0)
+        return TRUE;
     if (g_str_has_prefix(network, "network:"))
         name = network + strlen("network:");
     else if (g_str_has_prefix(network, "bridge:"))
@@ -650,6 +652,15 @@ static int check_template(const struct db_template *t, GError **error)
     return 0;
 }
 
+int db_template_check(struct db *db, const struct db_template *t, GError **error)
+{
+    int r = check_template(t, error);
+
+    if (r == 0)
+        r = sql_check_new_name(db, SQL_KIND_TEMPLATE, t->name, error);
+    return r;
+}
+
 int db_template_add(struct db *db, const char *actor, const struct db_template *t, GError **error)
 {
     sqlite3_stmt *st = NULL;
@@ -858,7 +869,7 @@ static int check_pool(const struct db_pool *p, GError **error)
         p->idle_timeout > TIMEOUT_MAX)
         return sql_fail(error, EINVAL, "timeouts must be between 0 and %d seconds", TIMEOUT_MAX);
     if (p->network && !db_network_valid(p->network))
-        return sql_fail(error, EINVAL, "invalid network '%s': use network:NAME or bridge:DEVICE", p->network);
+        return sql_fail(error, EINVAL, "invalid network '%s': use network:NAME, bridge:DEVICE or none", p->network);
     if (p->vlan < 0 || p->vlan > 4094)
         return sql_fail(error, EINVAL, "VLAN tag %" G_GINT64_FORMAT " is out of range (1 to 4094, 0: none)", p->vlan);
     if (p->vlan && (p->network == NULL || !g_str_has_prefix(p->network, "bridge:")))

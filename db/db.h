@@ -35,7 +35,7 @@ int db_latest_schema_version(void);
 
 /* Name rules, shared by every kind of object so the CLI and the API agree. */
 gboolean db_name_valid(const char *name);
-/* "network:NAME" or "bridge:DEVICE". */
+/* "network:NAME", "bridge:DEVICE" or "none" (no network card). */
 gboolean db_network_valid(const char *network);
 #define DB_NAME_RULE "1 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
 
@@ -113,6 +113,8 @@ void db_template_free(struct db_template *tmpl);
  * created_at and pools are ignored. */
 int db_template_add(struct db *db, const char *actor, const struct db_template *tmpl,
                     GError **error);
+/* The checks of db_template_add without adding: run before a long import. */
+int db_template_check(struct db *db, const struct db_template *tmpl, GError **error);
 /* Refused (EBUSY) while a pool uses the template. */
 int db_template_remove(struct db *db, const char *actor, const char *name, GError **error);
 int db_template_get(struct db *db, const char *name, struct db_template **tmplp, GError **error);

@@ -204,7 +204,7 @@ int db_vm_transition(struct db *db, const char *actor, const char *name, const c
                         " attempts = CASE WHEN ?3 THEN attempts + 1 ELSE 0 END,"
                         " retry_at = CASE WHEN ?3 THEN ?2 + ?5 ELSE 0 END,"
                         " started_at = CASE WHEN ?6 THEN coalesce(started_at, ?2)"
-                        "   WHEN ?1 IN ('stopped', 'error', 'provisioning') THEN NULL ELSE started_at END"
+                        "   WHEN ?1 IN ('stopped', 'error', 'provisioning', 'recycling') THEN NULL ELSE started_at END"
                         " WHERE id = ?7",
                         &st, error);
     if (r == 0) {

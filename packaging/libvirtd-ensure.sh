@@ -4,6 +4,16 @@
 set -euo pipefail
 
 sock=/var/run/libvirt/libvirt-sock
+
+# /dev/kvm as Debian's udev rule sets it (root:kvm 0660). Without udev (a
+# container) it stays root-only; libvirt then finds KVM unusable for QEMU's
+# user at every look-up, probes QEMU's capabilities again each time, and
+# every define or start takes seconds.
+if [ -c /dev/kvm ] && [ "$(id -u)" -eq 0 ] && getent group kvm >/dev/null &&
+    [ "$(stat -c %G:%a /dev/kvm)" != kvm:660 ]; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+fi
+
 if [ -S "$sock" ] && virsh -c qemu:///system version >/dev/null 2>&1; then
     exit 0
 fi
@@ -17,7 +27,13 @@ if ! id libvirt-qemu >/dev/null 2>&1; then
 fi
 mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt
 pgrep -x virtlogd >/dev/null || virtlogd -d
-pgrep -x libvirtd >/dev/null || libvirtd -d
+# QEMU daemonizes (libvirt's capability probes do too): its processes are
+# orphaned to the nearest subreaper. Without systemd that is PID 1, which in a
+# container may not reap them, and libvirtd then waits for probes that never
+# end. tini -s makes a subreaper that does.
+if ! pgrep -x libvirtd >/dev/null; then
+    setsid tini -s -- libvirtd </dev/null >>/var/log/libvirt/libvirtd.out 2>&1 &
+fi
 for _ in $(seq 1 100); do
     if [ -S "$sock" ] && virsh -c qemu:///system version >/dev/null 2>&1; then
         echo "libvirtd started"

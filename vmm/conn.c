@@ -154,10 +154,9 @@ struct vmm_conn *vmm_conn_new(const char *uri, const struct vmm_conn_callbacks *
     c->data = data;
     c->lifecycle_id = -1;
     c->backoff_s = BACKOFF_MIN_S;
-    if (!try_connect(c)) {
-        g_warning("%s; retrying in %u s", c->error, c->backoff_s);
-        schedule_reconnect(c);
-    }
+    /* The first attempt runs from the main loop too, so that callbacks never
+     * run before the caller has its handle. */
+    c->retry_source = g_idle_add(on_retry, c);
     return c;
 }
 

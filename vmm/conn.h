@@ -24,9 +24,9 @@ struct vmm_conn_callbacks {
 /* Install libvirt's GLib event loop; call once before any libvirt connection. */
 void vmm_event_init(void);
 
-/* Connect to uri. A first connection failure is not fatal: the connection is
- * retried with backoff and callbacks->connected runs once it is up. cb is
- * copied; data is borrowed. Caller frees with vmm_conn_free. */
+/* Connect to uri, from the main loop: callbacks->connected runs once the
+ * connection is up; failures are retried with backoff. cb is copied; data is
+ * borrowed. Caller frees with vmm_conn_free. */
 struct vmm_conn *vmm_conn_new(const char *uri, const struct vmm_conn_callbacks *cb, void *data);
 void vmm_conn_free(struct vmm_conn *conn);
 

@@ -59,6 +59,8 @@ static int check_spec(const struct vmm_vm_spec *s, GError **error)
         return invalid(error, "disk", s->disk_path);
     if (s->disk_format && !one_of(s->disk_format, formats))
         return invalid(error, "disk format", s->disk_format);
+    if (s->network && strcmp(s->network, "none") == 0)
+        return s->vlan ? invalid(error, "VLAN tag without a bridge", s->network) : 0;
     if (s->network && !g_str_has_prefix(s->network, "network:") &&
         !g_str_has_prefix(s->network, "bridge:"))
         return invalid(error, "network (use network:NAME or bridge:DEV)", s->network);
@@ -76,7 +78,7 @@ static int check_spec(const struct vmm_vm_spec *s, GError **error)
 int vmm_domain_xml(const struct vmm_vm_spec *s, char **xmlp, GError **error)
 {
     const char *net = s->network ? s->network : "network:default";
-    const char *net_name = strchr(net, ':') + 1;
+    const char *net_name = strchr(net, ':') ? strchr(net, ':') + 1 : "";
     gboolean windows;
     GString *x;
     int r;
@@ -122,10 +124,11 @@ int vmm_domain_xml(const struct vmm_vm_spec *s, char **xmlp, GError **error)
         add(x, "    <interface type='bridge'>\n      <source bridge='%s'/>\n", net_name);
         if (s->vlan)
             g_string_append_printf(x, "      <vlan><tag id='%d'/></vlan>\n", s->vlan);
-    } else {
+    } else if (strcmp(net, "none") != 0) {
         add(x, "    <interface type='network'>\n      <source network='%s'/>\n", net_name);
     }
-    add(x, "      <mac address='%s'/>\n      <model type='virtio'/>\n    </interface>\n", s->mac);
+    if (strcmp(net, "none") != 0)
+        add(x, "      <mac address='%s'/>\n      <model type='virtio'/>\n    </interface>\n", s->mac);
     g_string_append(x, "    <controller type='usb' model='qemu-xhci'/>\n"
                        "    <input type='tablet' bus='usb'/>\n"
                        "    <input type='keyboard' bus='ps2'/>\n");

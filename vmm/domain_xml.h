@@ -31,7 +31,7 @@ struct vmm_vm_spec {
     const char *kernel;       /* direct kernel boot, or NULL */
     const char *initrd;       /* or NULL */
     const char *cmdline;      /* or NULL */
-    const char *network;      /* "network:NAME" or "bridge:DEV"; NULL: network:default */
+    const char *network;      /* "network:NAME", "bridge:DEV" or "none"; NULL: network:default */
     int vlan;                 /* 802.1Q tag on a bridge, 0: none */
     const char *serial_log;   /* file for the serial console, or NULL */
 };

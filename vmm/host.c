@@ -144,37 +144,27 @@ out:
     return r;
 }
 
-/* Open, read node facts, pick the domain type, close; see host.h. */
-int vmm_host_probe(const char *uri, enum vmm_hypervisor pref, struct vmm_host_info **infop,
-                   GError **error)
+/* Read node facts and pick the domain type on an open connection; see host.h. */
+int vmm_host_read(virConnectPtr conn, enum vmm_hypervisor pref, struct vmm_host_info **infop,
+                  GError **error)
 {
     struct vmm_host_info *info = NULL;
-    virConnectPtr conn = NULL;
     virNodeInfo node;
     unsigned long libver = 0;
     char *s;
     int r = -EINVAL;
 
     silence_libvirt_errors();
-
     if ((unsigned)pref >= G_N_ELEMENTS(hv_names)) {
         r = fail(error, EINVAL, "unknown hypervisor preference %d", (int)pref);
         goto out;
     }
-
-    conn = virConnectOpen(uri);
-    if (conn == NULL) {
-        r = fail(error, ECONNREFUSED, "cannot connect to libvirt at %s: %s; is libvirtd running?",
-                 uri ? uri : "the default URI", virGetLastErrorMessage());
-        goto out;
-    }
-
     info = g_new0(struct vmm_host_info, 1);
 
     /* libvirt allocates with malloc(); copy so the struct is g_free()d throughout. */
     s = virConnectGetURI(conn);
     if (s == NULL) {
-        r = fail(error, EIO, "cannot read the URI of %s: %s", uri ? uri : "the default URI",
+        r = fail(error, EIO, "cannot read the URI of a libvirt connection: %s",
                  virGetLastErrorMessage());
         goto out;
     }
@@ -206,7 +196,24 @@ int vmm_host_probe(const char *uri, enum vmm_hypervisor pref, struct vmm_host_in
     r = 0;
 out:
     vmm_host_info_free(info);
-    if (conn != NULL)
-        virConnectClose(conn);
+    return r;
+}
+
+/* Open, read, close; see host.h. */
+int vmm_host_probe(const char *uri, enum vmm_hypervisor pref, struct vmm_host_info **infop,
+                   GError **error)
+{
+    virConnectPtr conn;
+    int r;
+
+    silence_libvirt_errors();
+    if ((unsigned)pref >= G_N_ELEMENTS(hv_names))
+        return fail(error, EINVAL, "unknown hypervisor preference %d", (int)pref);
+    conn = virConnectOpen(uri);
+    if (conn == NULL)
+        return fail(error, ECONNREFUSED, "cannot connect to libvirt at %s: %s; is libvirtd running?",
+                    uri ? uri : "the default URI", virGetLastErrorMessage());
+    r = vmm_host_read(conn, pref, infop, error);
+    virConnectClose(conn);
     return r;
 }

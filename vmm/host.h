@@ -13,6 +13,7 @@
 #define AULA_VMM_HOST_H
 
 #include <glib.h>
+#include <libvirt/libvirt.h>
 #include <stdint.h>
 
 #define VMM_ERROR (vmm_error_quark())
@@ -48,5 +49,9 @@ void vmm_host_info_free(struct vmm_host_info *info);
  * caller frees it with vmm_host_info_free(); on failure *infop is untouched. */
 int vmm_host_probe(const char *uri, enum vmm_hypervisor pref, struct vmm_host_info **infop,
                    GError **error);
+
+/* The same facts from a connection the caller holds (borrowed). */
+int vmm_host_read(virConnectPtr conn, enum vmm_hypervisor pref, struct vmm_host_info **infop,
+                  GError **error);
 
 #endif

@@ -246,7 +246,7 @@ int vmm_storage_file_info(virConnectPtr conn, const char *path, struct vmm_vol_i
 }
 
 int vmm_storage_import(virConnectPtr conn, const char *pool, const char *src, const char *vol,
-                       GError **error)
+                       const char *format, GError **error)
 {
     struct vmm_vol_info info = { 0 };
     virStoragePoolPtr p = NULL, tmp = NULL;
@@ -260,14 +260,14 @@ int vmm_storage_import(virConnectPtr conn, const char *pool, const char *src, co
     r = read_vol(from, &info, error);
     if (r < 0)
         goto out;
-    if (strcmp(info.format, "qcow2") != 0) {
+    if (strcmp(format, "qcow2") == 0 && strcmp(info.format, "qcow2") != 0) {
         g_set_error(error, VMM_ERROR, EINVAL, "%s is a %s image, not qcow2", src, info.format);
         r = -EINVAL;
         goto out;
     }
     /* A template must stand alone: a backing file would be read with the
      * broker's privileges and could be any file on the host. */
-    if (info.backing) {
+    if (strcmp(format, "qcow2") == 0 && info.backing) {
         g_set_error(error, VMM_ERROR, EINVAL, "%s has a backing file (%s): import a standalone image",
                     src, info.backing);
         r = -EINVAL;
@@ -280,8 +280,8 @@ int vmm_storage_import(virConnectPtr conn, const char *pool, const char *src, co
     }
     xml = g_markup_printf_escaped(
         "<volume><name>%s</name><capacity unit='bytes'>%" G_GUINT64_FORMAT "</capacity>"
-        "<target><format type='qcow2'/><permissions><mode>0444</mode></permissions></target></volume>",
-        vol, info.capacity);
+        "<target><format type='%s'/><permissions><mode>0444</mode></permissions></target></volume>",
+        vol, info.capacity, format);
     made = virStorageVolCreateXMLFrom(p, xml, from, 0);
     if (made == NULL)
         r = fail(error, EIO, "cannot import", src);

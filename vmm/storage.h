@@ -34,10 +34,11 @@ int vmm_storage_vol_info(virConnectPtr conn, const char *pool, const char *vol,
 int vmm_storage_file_info(virConnectPtr conn, const char *path, struct vmm_vol_info *info,
                           GError **error);
 
-/* Copy the qcow2 image at src into pool as a read-only volume vol. Refuses a
- * source that is missing, not qcow2, or has a backing file of its own. */
+/* Copy the file at src into pool as a read-only volume vol. format "qcow2":
+ * refuses a source that is missing, not qcow2, or has a backing file of its
+ * own; "raw": any regular file (a kernel or an initrd), copied as it is. */
 int vmm_storage_import(virConnectPtr conn, const char *pool, const char *src, const char *vol,
-                       GError **error);
+                       const char *format, GError **error);
 
 /* Create vol in pool as a qcow2 overlay of the volume base (linked clone).
  * Sets *pathp (caller frees). */

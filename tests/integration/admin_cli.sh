@@ -9,7 +9,10 @@ command -v curl >/dev/null || skip "curl is not installed (packaging/debian-pack
 command -v qemu-img >/dev/null || skip "qemu-img is not installed (packaging/debian-packages.txt)"
 
 setup_tmp
-write_config "admin_group = "
+need_libvirt
+# A memory budget of 1 MiB: pools are created and changed here, but no VM is
+# ever started (tests/e2e/ runs real desktops); the budget's refusal is tested.
+write_config "admin_group = " "memory_budget_mib = 1"
 start_aulad
 
 # ---- status and help
@@ -91,10 +94,20 @@ ok "relative --disk resolved to an absolute path"
 expect_ok "template show" ctl template show deb12
 expect_out '^memory: +2 GiB'
 expect_out '^vcpus: +2'
+expect_out '^format: +qcow2'
+expect_out '^size: +64.0 MiB virtual'
+expect_out "^image: +$STATE/images/deb12.template.qcow2"
+[ "$(stat -c %a "$STATE/images/deb12.template.qcow2")" = 444 ] || fail "the imported template is not read-only"
+virsh -c qemu:///system vol-list "$STORAGE_POOL" | grep -q deb12.template.qcow2 || fail "the template is not a volume of $STORAGE_POOL"
+ok "the template's disk is a read-only volume of aula's storage pool"
 expect_ok "template list" ctl template list
 expect_out '^rel +1536 MiB'
 expect_refused 1 "template 'deb12' already exists" "duplicate template" ctl template add deb12 --disk "$TMP/deb12.qcow2"
-expect_refused 1 "No such file or directory" "missing disk" ctl template add t2 --disk "$TMP/missing.qcow2"
+expect_refused 1 "cannot use disk $TMP/missing.qcow2: No such file or directory" "missing disk" ctl template add t2 --disk "$TMP/missing.qcow2"
+qemu-img create -q -f qcow2 -b "$TMP/deb12.qcow2" -F qcow2 "$TMP/child.qcow2"
+expect_refused 1 "has a backing file" "disk with a backing file" ctl template add t2 --disk "$TMP/child.qcow2"
+expect_refused 1 "an initrd or a kernel command line needs a kernel" "initrd without kernel" ctl template add t2 --disk "$TMP/deb12.qcow2" --initrd "$TMP/raw.img"
+expect_refused 1 "cannot use kernel $TMP/nokernel" "missing kernel" ctl template add t2 --disk "$TMP/deb12.qcow2" --kernel "$TMP/nokernel"
 expect_refused 1 "not a qcow2 disk image" "non-disk file" ctl template add t2 --disk "$TMP/raw.img"
 expect_refused 1 "not a regular file" "directory as disk" ctl template add t2 --disk "$TMP/adir"
 expect_refused 2 "template add needs --disk" "no --disk" ctl template add t2
@@ -133,6 +146,22 @@ expect_refused 2 "--persistent 'maybe'" "pool set bad bool" ctl pool set lab --p
 expect_ok "pool list" ctl pool list
 expect_out '^lab +deb12 +1 +10 +3 +no +rdp,vnc +0'
 expect_refused 1 "template 'deb12' is used by pool(s) lab" "remove template in use" ctl template rm deb12
+sleep 1
+expect_ok "pool show: held back by the memory budget" ctl pool show lab
+expect_out '^note: +not creating 3 more VM\(s\): 0 MiB in use \+ 2048 MiB would exceed the memory budget of 1 MiB'
+expect_out '^VMs: +0'
+expect_ok "no VMs were made" ctl vm list
+expect_out '^no VMs'
+expect_refused 3 "unknown VM 'aula-lab-1'" "show unknown VM" ctl vm show aula-lab-1
+expect_refused 3 "unknown VM 'aula-lab-1'" "start unknown VM" ctl vm start aula-lab-1
+expect_refused 1 "unknown VM state 'sleepy'" "vm list bad state" ctl vm list --state sleepy
+expect_refused 2 "pool allocate needs --user NAME" "allocate without user" ctl pool allocate lab
+rc=0
+ctl pool allocate lab --user bob >"$TMP/out" 2>"$TMP/err" || rc=$?
+[ "$rc" -eq 4 ] && grep -q "user 'bob' is not entitled to pool 'lab'" "$TMP/err" || fail "allocate without entitlement: exit $rc: $(cat "$TMP/err")"
+# The refusal's audit row is the one change it makes.
+sqlite3 "$DB" "SELECT outcome FROM audit_log WHERE action='allocate' AND user_name='bob'" | grep -qx refused || fail "the refused allocation is not audited"
+ok "a refused allocation is refused (403) and audited"
 
 # ---- entitlements
 expect_ok "entitle user" ctl entitle --user bob --pool lab
@@ -177,7 +206,7 @@ else
     expect_refused 4 "permission denied" "unprivileged pool rm" as_nobody pool rm home
     grep -q "denied .* to nobody" "$TMP/aulad.log" || fail "the denial is not logged"
     ok "denials are logged with the peer's name"
-    write_config "admin_group = nogroup"
+    write_config "admin_group = nogroup" "memory_budget_mib = 1"
     kill -HUP "$AULAD_PID"
     for _ in $(seq 1 50); do grep -q "reloaded" "$TMP/aulad.log" && break; sleep 0.1; done
     expect_ok "admin_group member (after SIGHUP)" as_nobody group add viewers

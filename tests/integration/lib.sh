@@ -34,7 +34,34 @@ cleanup() {
     if [ -n "$AULAD_PID" ] && kill -0 "$AULAD_PID" 2>/dev/null; then
         kill -KILL "$AULAD_PID" 2>/dev/null
     fi
+    if [ -n "${USES_LIBVIRT:-}" ]; then
+        # Domains of this test's pools, then its storage pool.
+        for dom in $(virsh -c qemu:///system list --all --name 2>/dev/null | grep -E "^aula-(${POOL_PREFIX:-none})" || true); do
+            virsh -c qemu:///system destroy "$dom" >/dev/null 2>&1
+            virsh -c qemu:///system undefine --nvram "$dom" >/dev/null 2>&1
+        done
+        virsh -c qemu:///system pool-destroy "$STORAGE_POOL" >/dev/null 2>&1
+        virsh -c qemu:///system pool-undefine "$STORAGE_POOL" >/dev/null 2>&1
+    fi
     [ -n "${TMP:-}" ] && rm -rf "$TMP"
+}
+
+# The test talks to the real libvirtd (qemu:///system): start it if needed
+# and possible, else skip. Each test gets a storage pool of its own, and
+# names its desktop pools with the prefix $POOL_PREFIX so that parallel tests
+# never share a domain.
+need_libvirt() {
+    if ! timeout 20 virsh -c qemu:///system version >/dev/null 2>&1; then
+        if [ "$(id -u)" -eq 0 ]; then
+            "$top_srcdir/packaging/libvirtd-ensure.sh" >/dev/null || true
+        fi
+        timeout 20 virsh -c qemu:///system version >/dev/null 2>&1 ||
+            skip "libvirtd (qemu:///system) is not running and cannot be started here"
+    fi
+    USES_LIBVIRT=1
+    STORAGE_POOL=aula-test-$$
+    POOL_PREFIX=t$$
+    LIBVIRT_URI=qemu:///system
 }
 
 # A private directory that unprivileged test users can traverse.
@@ -53,8 +80,8 @@ write_config() {
     local line key
     {
         echo "[aulad]"
-        for line in "state_dir = $STATE" "admin_socket = $SOCK" "libvirt_uri = test:///default" \
-            "hypervisor = qemu" "log_level = debug"; do
+        for line in "state_dir = $STATE" "admin_socket = $SOCK" "libvirt_uri = ${LIBVIRT_URI:-test:///default}" \
+            "hypervisor = qemu" "log_level = debug" "storage_pool = ${STORAGE_POOL:-aula-test}"; do
             key=${line%% =*}
             printf '%s\n' "$@" | grep -q "^$key *=" || echo "$line"
         done

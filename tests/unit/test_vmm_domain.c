@@ -105,6 +105,17 @@ static void expect_refused(struct vmm_vm_spec *s, const char *needle)
         fail_msg("message '%s' lacks '%s'", err->message, needle);
 }
 
+static void test_xml_no_network(void **state)
+{
+    struct vmm_vm_spec s = base_spec();
+    g_autofree char *xml = NULL;
+
+    s.network = "none";
+    assert_int_equal(vmm_domain_xml(&s, &xml, NULL), 0);
+    assert_null(strstr(xml, "<interface"));
+    assert_null(strstr(xml, "<mac "));
+}
+
 static void test_xml_refusals(void **state)
 {
     struct vmm_vm_spec s;
@@ -122,6 +133,7 @@ static void test_xml_refusals(void **state)
     s = base_spec(); s.initrd = "/k/initrd"; expect_refused(&s, "without a kernel");
     s = base_spec(); s.domain_type = VMM_HV_AUTO; expect_refused(&s, "domain type");
     s = base_spec(); s.name = ""; expect_refused(&s, "name");
+    s = base_spec(); s.network = "none"; s.vlan = 3; expect_refused(&s, "VLAN tag without a bridge");
 }
 
 /* libvirt's own parser accepts what vmm_domain_xml builds, and keeps the devices. */
@@ -228,6 +240,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xml_devices),
         cmocka_unit_test(test_xml_variants),
+        cmocka_unit_test(test_xml_no_network),
         cmocka_unit_test(test_xml_refusals),
         cmocka_unit_test(test_xml_defines),
         cmocka_unit_test(test_random_mac),
