@@ -248,7 +248,9 @@ static void worker(gpointer data, gpointer user_data)
     case OP_DELETE_UNKNOWN: j->r = run_delete(j); break;
     case OP_IMPORT: j->r = run_import(j); break;
     }
-    g_main_context_invoke(NULL, job_finish, j);
+    /* Not g_main_context_invoke: from a thread with no context of its own it
+     * may run job_finish right here, and the database is the main loop's. */
+    g_idle_add(job_finish, j);
 }
 
 /* ---- main-loop side ---- */
