@@ -143,6 +143,21 @@ static int migrate(struct db *db, GError **error)
     return 0;
 }
 
+/* Wait for another connection's write lock: SQLite's own busy timeout sleeps
+ * in steps of up to 100 ms, which is what a contended allocation would wait;
+ * short steps keep the wait near the lock holder's transaction time. Gives up
+ * (SQLITE_BUSY) after BUSY_TIMEOUT_MS. */
+static int on_busy(void *data, int count)
+{
+    int step_us = count < 50 ? 100 : 1000;
+    int64_t waited_us = count < 50 ? (int64_t)count * 100 : 5000 + (int64_t)(count - 50) * 1000;
+
+    if (waited_us >= (int64_t)BUSY_TIMEOUT_MS * 1000)
+        return 0;
+    g_usleep(step_us);
+    return 1;
+}
+
 int db_open(const char *path, struct db **dbp, GError **error)
 {
     struct db *db = g_new0(struct db, 1);
@@ -156,7 +171,7 @@ int db_open(const char *path, struct db **dbp, GError **error)
         goto out;
     }
     sqlite3_extended_result_codes(db->h, 1);
-    sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+    sqlite3_busy_handler(db->h, on_busy, NULL);
     /* WAL lets readers (an admin's sqlite3 shell, backups) run beside the writer. */
     r = sql_prepare(db, "PRAGMA journal_mode = WAL", &st, error);
     if (r < 0)
