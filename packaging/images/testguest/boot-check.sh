@@ -16,6 +16,7 @@
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then echo "usage: $0 OUTDIR [KEEPDIR]" >&2; exit 2; fi
+[ -d "$1" ] || { echo "boot-check: $1 is not a directory, run build.sh $1 first" >&2; exit 1; }
 IMG=$(cd "$1" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 CTL="python3 $HERE/guestctl.py"
@@ -86,6 +87,7 @@ wait_log() {
 	end=$(awk -v t="$(now)" -v d="$2" 'BEGIN { printf "%.0f", t + d }')
 	while ! grep -Eq "$1" "$LOG" 2>/dev/null; do
 		kill -0 "$QEMU_PID" 2>/dev/null || die "QEMU exited: $(cat "$WORK"/qemu-*.err)"
+		! grep -q 'Kernel panic' "$LOG" 2>/dev/null || die "the guest kernel panicked"
 		[ "$(date +%s)" -lt "$end" ] || die "no '$1' in the serial log after $2 s"
 		sleep 0.1
 	done

@@ -771,9 +771,12 @@ static void draw_tick(void)
 {
 	static int block_x = -1;
 	int span = fb.w - 2 * L.margin - L.block;
-	int pos = (int)(frame_count * 8 % (unsigned)(2 * span));
+	int pos;
 	char line[LOG_COLS];
 
+	if (span < 1)
+		return; /* no room for a track */
+	pos = (int)(frame_count * 8 % (unsigned)(2 * span));
 	if (pos > span)
 		pos = 2 * span - pos; /* bounce back */
 	if (block_x >= 0)
