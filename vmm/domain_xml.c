@@ -139,7 +139,7 @@ int vmm_domain_xml(const struct vmm_vm_spec *s, char **xmlp, GError **error)
     g_string_append(x, "    <channel type='unix'>\n      <target type='virtio' name='org.qemu.guest_agent.0'/>\n"
                        "    </channel>\n");
     if (s->serial_log)
-        add(x, "    <serial type='file'>\n      <source path='%s'/>\n      <target port='0'/>\n    </serial>\n",
+        add(x, "    <serial type='file'>\n      <source path='%s' append='on'/>\n      <target port='0'/>\n    </serial>\n",
             s->serial_log);
     else
         g_string_append(x, "    <serial type='pty'>\n      <target port='0'/>\n    </serial>\n");

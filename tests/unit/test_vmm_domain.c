@@ -88,7 +88,7 @@ static void test_xml_variants(void **state)
     assert_contains(xml, "<tag id='20'/>");
     assert_contains(xml, "<kernel>/k/vmlinuz</kernel>");
     assert_contains(xml, "<cmdline>console=ttyS0 a&lt;b</cmdline>");
-    assert_contains(xml, "<source path='/var/log/aula/serial.log'/>");
+    assert_contains(xml, "<source path='/var/log/aula/serial.log' append='on'/>");
     assert_null(strstr(xml, "<boot dev='hd'/>"));
 }
 
