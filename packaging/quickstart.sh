@@ -89,10 +89,14 @@ run_tests() {
 
 run_demo() {
     local dir="$top/build/demo" conf state=/var/lib/aula sock=/run/aula/admin.sock pid
+    local guest ctl pw start
     [ "$(id -u)" -eq 0 ] || die "the demo runs aulad as root: sudo $0 demo"
     install_packages
     build "$dir"
     "$here/libvirtd-ensure.sh"
+    guest="$dir/images/testguest"
+    say "building the testguest image (cached in $guest)"
+    "$here/images/testguest/build.sh" "$guest" | sed 's/^/    /' || die "the testguest image did not build"
     conf="$dir/aulad.conf"
     cat >"$conf" <<CONF
 # aula demo configuration (written by packaging/quickstart.sh demo)
@@ -100,7 +104,9 @@ run_demo() {
 state_dir = $state
 admin_socket = $sock
 libvirt_uri = qemu:///system
-hypervisor = auto
+# qemu (TCG) works on every machine, nested virtualization included;
+# set auto to use KVM where the host offers it.
+hypervisor = qemu
 log_level = info
 CONF
     mkdir -p "$state"
@@ -108,22 +114,55 @@ CONF
     "$dir/broker/aulad" --config "$conf" --foreground &
     pid=$!
     trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; exit 0' INT TERM
+    ctl="$dir/broker/aulactl --socket $sock"
     for _ in $(seq 1 100); do
-        [ -S "$sock" ] && "$dir/broker/aulactl" --socket "$sock" status >/dev/null 2>&1 && break
+        [ -S "$sock" ] && $ctl status >/dev/null 2>&1 && break
         kill -0 $pid 2>/dev/null || die "aulad exited (see its messages above)"
         sleep 0.1
     done
-    # let the first libvirt health check finish
-    sleep 1
+
+    # The demo pool: the testguest as template "demo", 2 spares, user "demo".
+    if ! $ctl template show demo >/dev/null 2>&1; then
+        $ctl template add demo --disk "$guest/disk.qcow2" --kernel "$guest/vmlinuz" \
+            --initrd "$guest/initrd.img" --cmdline "$(cat "$guest/cmdline")" \
+            --memory 256M --vcpus 1 --video vga || die "cannot register the demo template"
+    fi
+    if ! $ctl pool show demo >/dev/null 2>&1; then
+        $ctl pool create demo --template demo --min 0 --max 4 --spare 2 --network none ||
+            die "cannot create the demo pool"
+    fi
+    if ! $ctl user show demo >/dev/null 2>&1; then
+        pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | head -c 12)
+        echo "$pw" | $ctl user add demo --full-name "Demo user" --password-stdin >/dev/null ||
+            die "cannot add the demo user"
+        $ctl entitle --user demo --pool demo >/dev/null || die "cannot entitle the demo user"
+        say "user 'demo' created; its password (shown only now): $pw"
+    else
+        say "user 'demo' exists (its password was shown when it was created; aulactl user passwd demo sets a new one)"
+    fi
+    start=$SECONDS
+    until [ "$($ctl vm list --pool demo --state ready --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -ge 2 ]; do
+        printf '\r    waiting for 2 ready spares: %s  (%d s)' \
+            "$($ctl vm list --pool demo --json | python3 -c 'import json,sys; print(", ".join(v["name"] + " " + v["state"] for v in json.load(sys.stdin)) or "none yet")')" \
+            $((SECONDS - start))
+        [ $((SECONDS - start)) -lt 300 ] || { echo; die "the spares did not become ready within 300 s ($ctl vm list)"; }
+        kill -0 $pid 2>/dev/null || { echo; die "aulad exited"; }
+        sleep 1
+    done
+    printf '\n'
     echo
-    "$dir/broker/aulactl" --socket "$sock" status
+    $ctl status
+    echo
+    $ctl pool show demo
     cat <<TXT
 
-aulad is running in the foreground. In another terminal, as root:
-  $dir/broker/aulactl --socket $sock status
-  $dir/broker/aulactl --socket $sock user add alice
+aulad is running in the foreground with the pool "demo" (2 spares booted).
+In another terminal, as root:
+  $dir/broker/aulactl --socket $sock vm list
+  $dir/broker/aulactl --socket $sock pool allocate demo --user demo
   $dir/broker/aulactl --socket $sock --help
-Configuration: $conf (see docs/aulad.conf.5); stop with Ctrl-C.
+Desktops over RDP and VNC, the client API and aula-client are not served by
+this version yet. Configuration: $conf (see docs/aulad.conf.5); stop with Ctrl-C.
 TXT
     wait $pid
 }
