@@ -13,6 +13,7 @@
 #include "broker/conf.h"
 #include "broker/pool.h"
 #include "db/db.h"
+#include "vmm/snapshot.h"
 
 /* Bodies are small JSON objects; anything bigger is a mistake or an attack. */
 #define BODY_MAX (64 * 1024)
@@ -1163,6 +1164,75 @@ static void handle_vm_action(struct admin_api *api, const struct admin_request *
     respond_ok(resp, 202, msg);
 }
 
+static void on_vm_job_done(int r, const GError *err, gpointer data)
+{
+    deferred_finish(data, 200, r < 0 ? err : NULL);
+}
+
+static void handle_snapshot_list(struct admin_api *api, const struct admin_request *req,
+                                 const char *vm, struct admin_response *resp)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(GPtrArray) snaps = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!need_mgr(api, req, resp))
+        return;
+    if (pool_mgr_vm_snapshots(api->mgr, vm, &snaps, &err) < 0) {
+        respond_gerror(resp, err);
+        return;
+    }
+    json_builder_begin_array(b);
+    for (guint i = 0; i < snaps->len; i++) {
+        struct vmm_snapshot *s = g_ptr_array_index(snaps, i);
+        json_builder_begin_object(b);
+        add_str(b, "name", s->name);
+        add_int(b, "created_at", s->created);
+        add_str(b, "state", s->state);
+        add_bool(b, "current", s->current);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    respond_builder(resp, 200, b);
+}
+
+/* create (name from the body), revert or delete (name from the path). */
+static void handle_snapshot_op(struct admin_api *api, const struct admin_request *req, const char *vm,
+                               const char *action, const char *name, struct admin_response *resp)
+{
+    static const char *const allowed[] = { "name", NULL };
+    g_autoptr(JsonParser) parser = NULL;
+
+    if (name == NULL) {
+        JsonObject *o = body_object(req, allowed, &parser, resp);
+        if (o == NULL || !get_string(o, "name", TRUE, &name, resp))
+            return;
+    }
+    if (!need_mgr(api, req, resp))
+        return;
+    pool_mgr_vm_snapshot(api->mgr, req->actor, vm, action, name, on_vm_job_done,
+                         defer(req, resp, g_strdup_printf("snapshot '%s' of VM %s: %s done", name, vm,
+                                                          action)));
+}
+
+static void handle_backup(struct admin_api *api, const struct admin_request *req, const char *vm,
+                          struct admin_response *resp)
+{
+    static const char *const allowed[] = { "dest", NULL };
+    g_autoptr(JsonParser) parser = NULL;
+    const char *dest = NULL;
+    JsonObject *o = body_object(req, allowed, &parser, resp);
+
+    if (o == NULL || !get_string(o, "dest", TRUE, &dest, resp) || !need_mgr(api, req, resp))
+        return;
+    if (!g_path_is_absolute(dest)) {
+        respond_error(resp, 400, "the backup's destination must be an absolute path");
+        return;
+    }
+    pool_mgr_vm_backup(api->mgr, req->actor, vm, dest, on_vm_job_done,
+                       defer(req, resp, g_strdup_printf("VM %s backed up to %s", vm, dest)));
+}
+
 struct alloc_ctx {
     admin_reply_fn reply;
     gpointer data;
@@ -1294,6 +1364,20 @@ static void route(struct admin_api *api, const struct admin_request *req, char *
                                                        "release", NULL }, seg[2])) {
         allow = "POST";
         ON("POST", handle_vm_action(api, req, seg[1], seg[2], resp));
+    } else if (strcmp(what, "vms") == 0 && n == 3 && strcmp(seg[2], "snapshots") == 0) {
+        allow = "GET, POST";
+        ON("GET", handle_snapshot_list(api, req, seg[1], resp));
+        ON("POST", handle_snapshot_op(api, req, seg[1], "create", NULL, resp));
+    } else if (strcmp(what, "vms") == 0 && n == 4 && strcmp(seg[2], "snapshots") == 0) {
+        allow = "DELETE";
+        ON("DELETE", handle_snapshot_op(api, req, seg[1], "delete", seg[3], resp));
+    } else if (strcmp(what, "vms") == 0 && n == 5 && strcmp(seg[2], "snapshots") == 0 &&
+               strcmp(seg[4], "revert") == 0) {
+        allow = "POST";
+        ON("POST", handle_snapshot_op(api, req, seg[1], "revert", seg[3], resp));
+    } else if (strcmp(what, "vms") == 0 && n == 3 && strcmp(seg[2], "backup") == 0) {
+        allow = "POST";
+        ON("POST", handle_backup(api, req, seg[1], resp));
     } else if (strcmp(what, "entitlements") == 0 && n == 1) {
         allow = "GET, POST";
         ON("GET", handle_entitlement_list(api, req, resp));

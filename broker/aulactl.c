@@ -597,7 +597,7 @@ static void free_password(char *pw)
 /* ---- commands ---- */
 
 struct command {
-    const char *name, *sub;
+    const char *name, *sub; /* sub may be two words ("snapshot create") */
     const char *args;      /* positional arguments, for --help */
     int nargs;             /* how many positional arguments */
     const GOptionEntry *entries;
@@ -1366,6 +1366,80 @@ static int cmd_vm_reset(struct client *c, char **args) { return vm_action(c, arg
 static int cmd_vm_destroy(struct client *c, char **args) { return vm_action(c, args[0], "destroy"); }
 static int cmd_vm_release(struct client *c, char **args) { return vm_action(c, args[0], "release"); }
 
+static int cmd_vm_snapshot_create(struct client *c, char **args)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autofree char *s = seg(args[0]);
+    g_autofree char *path = g_strdup_printf("/v1/vms/%s/snapshots", s);
+
+    json_builder_begin_object(b);
+    add_member_str(b, "name", args[1]);
+    json_builder_end_object(b);
+    return change(c, "POST", path, b);
+}
+
+static int cmd_vm_snapshot_list(struct client *c, char **args)
+{
+    g_autoptr(JsonNode) root = NULL;
+    g_autofree char *s = seg(args[0]);
+    g_autofree char *path = g_strdup_printf("/v1/vms/%s/snapshots", s);
+    static const char *const headers[] = { "NAME", "CREATED", "STATE", "CURRENT", NULL };
+    struct table *t;
+    JsonArray *a;
+    int code = fetch(c, path, &root);
+
+    if (code != EXIT_OK || opt_json) {
+        if (code == EXIT_OK)
+            print_json(root);
+        return code;
+    }
+    a = json_node_get_array(root);
+    if (json_array_get_length(a) == 0) {
+        printf("no snapshots\n");
+        return EXIT_OK;
+    }
+    t = table_new(headers);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonObject *o = json_array_get_object_element(a, i);
+        g_autofree char *created = time_text(o, "created_at");
+        table_row(t, str_member(o, "name"), created, str_member(o, "state"),
+                  json_object_get_boolean_member(o, "current") ? "yes" : "");
+    }
+    table_print_free(t);
+    return EXIT_OK;
+}
+
+static int cmd_vm_snapshot_revert(struct client *c, char **args)
+{
+    g_autofree char *v = seg(args[0]), *n = seg(args[1]);
+    g_autofree char *path = g_strdup_printf("/v1/vms/%s/snapshots/%s/revert", v, n);
+
+    return change(c, "POST", path, NULL);
+}
+
+static int cmd_vm_snapshot_delete(struct client *c, char **args)
+{
+    g_autofree char *v = seg(args[0]), *n = seg(args[1]);
+    g_autofree char *path = g_strdup_printf("/v1/vms/%s/snapshots/%s", v, n);
+
+    return change(c, "DELETE", path, NULL);
+}
+
+static int cmd_vm_backup(struct client *c, char **args)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autofree char *s = seg(args[0]);
+    g_autofree char *path = g_strdup_printf("/v1/vms/%s/backup", s);
+    g_autofree char *dest = g_canonicalize_filename(args[1], NULL);
+
+    json_builder_begin_object(b);
+    add_member_str(b, "dest", dest);
+    json_builder_end_object(b);
+    if (!opt_json && isatty(STDERR_FILENO))
+        fprintf(stderr, "backing up %s to %s...\n", args[0], dest);
+    return change(c, "POST", path, b);
+}
+
 static int cmd_pool_allocate(struct client *c, char **args)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -1410,6 +1484,11 @@ static const struct command commands[] = {
     { "vm", "reset", "VM", 1, NULL, "Reset a VM to its template, discarding its disk's changes", cmd_vm_reset },
     { "vm", "destroy", "VM", 1, NULL, "Power a VM off and remove it with its disk", cmd_vm_destroy },
     { "vm", "release", "VM", 1, NULL, "End its user's hold: a non-persistent VM is reset and becomes a spare", cmd_vm_release },
+    { "vm", "snapshot create", "VM NAME", 2, NULL, "Snapshot a VM of a persistent pool (with its memory if it runs)", cmd_vm_snapshot_create },
+    { "vm", "snapshot list", "VM", 1, NULL, "List a VM's snapshots", cmd_vm_snapshot_list },
+    { "vm", "snapshot revert", "VM NAME", 2, NULL, "Bring a VM back to a snapshot", cmd_vm_snapshot_revert },
+    { "vm", "snapshot delete", "VM NAME", 2, NULL, "Delete a snapshot", cmd_vm_snapshot_delete },
+    { "vm", "backup", "VM DEST", 2, NULL, "Write a standalone qcow2 copy of the VM's disk to DEST (running or not)", cmd_vm_backup },
     { "entitle", NULL, "", 0, entitle_entries, "Let a user or a group use a pool: --user NAME|--group NAME --pool NAME", cmd_entitle },
     { "unentitle", NULL, "", 0, entitle_entries, "Take a pool away from a user or a group", cmd_unentitle },
     { "session", "list", "", 0, session_entries, "List sessions", cmd_session_list },
@@ -1454,17 +1533,31 @@ static GPtrArray *positional_words(int argc, char **argv)
     return words;
 }
 
-static const struct command *find_command(const char *name, const char *sub, gboolean *known_name)
+/* The command named by the first words; *known_name says whether the first
+ * word names any command at all. */
+static const struct command *find_command(GPtrArray *words, gboolean *known_name)
 {
+    const char *name = g_ptr_array_index(words, 0);
+    const char *sub = words->len > 1 ? g_ptr_array_index(words, 1) : NULL;
+    g_autofree char *sub2 = words->len > 2 ? g_strjoin(" ", sub, (char *)g_ptr_array_index(words, 2), NULL)
+                                           : NULL;
+
     *known_name = FALSE;
     for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        const char *want = commands[i].sub;
         if (strcmp(commands[i].name, name) != 0)
             continue;
         *known_name = TRUE;
-        if (commands[i].sub == NULL || (sub && strcmp(commands[i].sub, sub) == 0))
+        if (want == NULL || g_strcmp0(want, strchr(want, ' ') ? sub2 : sub) == 0)
             return &commands[i];
     }
     return NULL;
+}
+
+/* How many words name cmd. */
+static int command_words(const struct command *cmd)
+{
+    return 1 + (cmd->sub ? 1 : 0) + (cmd->sub && strchr(cmd->sub, ' ') ? 1 : 0);
 }
 
 int main(int argc, char **argv)
@@ -1497,8 +1590,7 @@ int main(int argc, char **argv)
         print_overview(stdout);
         return EXIT_OK;
     }
-    cmd = find_command(g_ptr_array_index(words, 0), words->len > 1 ? g_ptr_array_index(words, 1) : NULL,
-                       &known);
+    cmd = find_command(words, &known);
     if (cmd == NULL && !known)
         return fail_usage("unknown command '%s'", (const char *)g_ptr_array_index(words, 0));
     if (cmd == NULL) {
@@ -1525,7 +1617,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     /* After parsing, argv holds the program name and the positional words. */
-    skip = cmd->sub ? 3 : 2;
+    skip = 1 + command_words(cmd);
     if (argc - skip != cmd->nargs) {
         if (argc - skip < cmd->nargs)
             return fail_usage("%s needs %s", title, cmd->args);

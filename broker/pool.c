@@ -13,6 +13,7 @@
 #include "vmm/conn.h"
 #include "vmm/domain_xml.h"
 #include "vmm/host.h"
+#include "vmm/snapshot.h"
 #include "vmm/storage.h"
 
 #define POOL_ERROR (g_quark_from_static_string("aula-pool-error"))
@@ -23,9 +24,10 @@
 #define RETRY_BASE_S 10
 #define RETRY_MAX_S 300
 
-enum op { OP_PROVISION, OP_RECYCLE, OP_START, OP_STOP, OP_REBOOT, OP_DELETE, OP_DELETE_UNKNOWN, OP_IMPORT };
+enum op { OP_PROVISION, OP_RECYCLE, OP_START, OP_STOP, OP_REBOOT, OP_DELETE, OP_DELETE_UNKNOWN, OP_IMPORT,
+          OP_SNAPSHOT, OP_BACKUP };
 static const char *const op_names[] = { "provision", "reset", "start", "stop", "reboot", "remove",
-                                        "remove unknown domain", "import" };
+                                        "remove unknown domain", "import", "snapshot", "backup" };
 
 struct pool_mgr {
     struct db *db;
@@ -60,6 +62,8 @@ struct job {
     char *serial_log;
     struct db_template *tmpl; /* OP_IMPORT: the template to record; sources in disk_path etc. */
     char *src_kernel, *src_initrd;
+    char *snap_action, *snap_name; /* OP_SNAPSHOT */
+    char *dest;                    /* OP_BACKUP */
     pool_done_fn done;
     gpointer done_data;
     /* results */
@@ -91,6 +95,9 @@ static void job_free(struct job *j)
     db_template_free(j->tmpl);
     g_free(j->src_kernel);
     g_free(j->src_initrd);
+    g_free(j->snap_action);
+    g_free(j->snap_name);
+    g_free(j->dest);
     g_clear_error(&j->error);
     g_free(j->path);
     g_free(j);
@@ -247,6 +254,17 @@ static void worker(gpointer data, gpointer user_data)
     case OP_DELETE:
     case OP_DELETE_UNKNOWN: j->r = run_delete(j); break;
     case OP_IMPORT: j->r = run_import(j); break;
+    case OP_SNAPSHOT:
+        if (strcmp(j->snap_action, "create") == 0)
+            j->r = vmm_snapshot_create(j->conn, j->vm, j->snap_name, &j->error);
+        else if (strcmp(j->snap_action, "revert") == 0)
+            j->r = vmm_snapshot_revert(j->conn, j->vm, j->snap_name, &j->error);
+        else
+            j->r = vmm_snapshot_delete(j->conn, j->vm, j->snap_name, &j->error);
+        break;
+    case OP_BACKUP:
+        j->r = vmm_backup(j->conn, j->vm, j->mgr->cfg->storage_pool, j->volume, j->dest, &j->error);
+        break;
     }
     /* Not g_main_context_invoke: from a thread with no context of its own it
      * may run job_finish right here, and the database is the main loop's. */
@@ -363,6 +381,20 @@ static gboolean job_finish(gpointer data)
         g_hash_table_remove(mgr->busy, j->vm);
     if (j->op == OP_IMPORT) {
         import_finish(mgr, j);
+    } else if (j->op == OP_SNAPSHOT || j->op == OP_BACKUP) {
+        g_autofree char *what = j->op == OP_BACKUP ? g_strdup("vm.backup")
+                                                  : g_strdup_printf("vm.snapshot.%s", j->snap_action);
+        const char *detail = j->op == OP_BACKUP ? j->dest : j->snap_name;
+        /* Done or failed is audited; a refusal (a bad or taken name, a
+         * missing snapshot or path) changes nothing and is only logged. */
+        if ((j->r == 0 || j->r == -EIO) && db_vm_get(mgr->db, j->vm, &vm, NULL) == 0)
+            db_audit_add(mgr->db, j->actor, what, j->vm, vm->owner, vm->pool, j->r == 0 ? "ok" : "failed",
+                         detail, NULL);
+        if (j->r == 0)
+            g_message("%s: %s of VM %s done (%s)", j->actor, what, j->vm, detail);
+        else
+            g_warning("%s: %s of VM %s failed: %s", j->actor, what, j->vm, j->error->message);
+        j->done(j->r, j->error, j->done_data);
     } else if (j->op == OP_DELETE_UNKNOWN) {
         if (j->r < 0)
             g_warning("cannot remove unknown domain %s: %s", j->vm, j->error->message);
@@ -1166,6 +1198,104 @@ int pool_mgr_vm_action(struct pool_mgr *mgr, const char *actor, const char *name
 out:
     db_vm_free(vm);
     return r;
+}
+
+/* Answer done with an error at once. */
+static void done_now(pool_done_fn done, gpointer data, int err, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+static void done_now(pool_done_fn done, gpointer data, int err, const char *fmt, ...)
+{
+    va_list ap;
+    GError *e;
+
+    va_start(ap, fmt);
+    e = g_error_new_valist(POOL_ERROR, err, fmt, ap);
+    va_end(ap);
+    done(-err, e, data);
+    g_error_free(e);
+}
+
+/* Checks shared by snapshot and backup: the VM exists, libvirt is there, it is idle. */
+static struct db_vm *vm_for_disk_op(struct pool_mgr *mgr, const char *name, pool_done_fn done,
+                                    gpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    struct db_vm *vm = NULL;
+
+    if (db_vm_get(mgr->db, name, &vm, &err) < 0) {
+        done(-err->code, err, data);
+        return NULL;
+    }
+    if (vmm_conn_get(mgr->vconn) == NULL)
+        done_now(done, data, EAGAIN, "libvirt is not connected: try again later");
+    else if (is_busy(mgr, name))
+        done_now(done, data, EBUSY, "VM %s is busy (%s): try again later", name,
+                 (const char *)g_hash_table_lookup(mgr->busy, name));
+    else
+        return vm;
+    db_vm_free(vm);
+    return NULL;
+}
+
+void pool_mgr_vm_snapshot(struct pool_mgr *mgr, const char *actor, const char *name, const char *action,
+                          const char *snap, pool_done_fn done, gpointer data)
+{
+    struct db_pool *p = NULL;
+    struct db_vm *vm = vm_for_disk_op(mgr, name, done, data);
+    struct job *j;
+
+    if (vm == NULL)
+        return;
+    if (db_pool_get(mgr->db, vm->pool, &p, NULL) == 0 && !p->persistent) {
+        done_now(done, data, EBUSY,
+                 "snapshots are for VMs of persistent pools: the VMs of pool '%s' go back to their "
+                 "template when their user is done", vm->pool);
+    } else {
+        j = job_new(mgr, OP_SNAPSHOT, name, actor);
+        j->snap_action = g_strdup(action);
+        j->snap_name = g_strdup(snap);
+        j->done = done;
+        j->done_data = data;
+        if (!job_queue(mgr, j))
+            done_now(done, data, EAGAIN, "libvirt is not connected: try again later");
+    }
+    db_pool_free(p);
+    db_vm_free(vm);
+}
+
+int pool_mgr_vm_snapshots(struct pool_mgr *mgr, const char *name, GPtrArray **snapsp, GError **error)
+{
+    virConnectPtr conn = vmm_conn_get(mgr->vconn);
+    struct db_vm *vm = NULL;
+    int r = db_vm_get(mgr->db, name, &vm, error);
+
+    db_vm_free(vm);
+    if (r < 0)
+        return r;
+    if (conn == NULL) {
+        g_set_error(error, POOL_ERROR, EAGAIN, "libvirt is not connected: try again later");
+        return -EAGAIN;
+    }
+    return vmm_snapshot_list(conn, name, snapsp, error);
+}
+
+void pool_mgr_vm_backup(struct pool_mgr *mgr, const char *actor, const char *name, const char *dest,
+                        pool_done_fn done, gpointer data)
+{
+    struct db_vm *vm = vm_for_disk_op(mgr, name, done, data);
+    struct job *j;
+
+    if (vm == NULL)
+        return;
+    j = job_new(mgr, OP_BACKUP, name, actor);
+    j->volume = g_strdup(vm->volume && *vm->volume ? vm->volume : NULL);
+    if (j->volume == NULL)
+        j->volume = g_strconcat(vm->name, ".qcow2", NULL);
+    j->dest = g_strdup(dest);
+    j->done = done;
+    j->done_data = data;
+    if (!job_queue(mgr, j))
+        done_now(done, data, EAGAIN, "libvirt is not connected: try again later");
+    db_vm_free(vm);
 }
 
 void pool_mgr_vm_facts(struct pool_mgr *mgr, const struct db_vm *vm, JsonBuilder *b)

@@ -59,6 +59,16 @@ int pool_mgr_release(struct pool_mgr *mgr, const char *actor, const char *vm, GE
  * reconciler makes a replacement if the pool needs one). Queued; returns at once. */
 int pool_mgr_vm_action(struct pool_mgr *mgr, const char *actor, const char *vm, const char *action,
                        GError **error);
+/* Snapshots, for VMs of persistent pools: action is "create", "revert" or
+ * "delete" of the snapshot name. done runs on the main loop. */
+void pool_mgr_vm_snapshot(struct pool_mgr *mgr, const char *actor, const char *vm, const char *action,
+                          const char *name, pool_done_fn done, gpointer data);
+/* The VM's snapshots (struct vmm_snapshot *, oldest first). Caller frees. */
+int pool_mgr_vm_snapshots(struct pool_mgr *mgr, const char *vm, GPtrArray **snapsp, GError **error);
+/* Write a standalone qcow2 copy of the VM's disk to dest (running or not). */
+void pool_mgr_vm_backup(struct pool_mgr *mgr, const char *actor, const char *vm, const char *dest,
+                        pool_done_fn done, gpointer data);
+
 /* Add live facts of a VM (domain state, disk size) to b. */
 void pool_mgr_vm_facts(struct pool_mgr *mgr, const struct db_vm *vm, JsonBuilder *b);
 /* Why the reconciler is holding a pool back (memory budget), or NULL. Borrowed. */

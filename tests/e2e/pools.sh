@@ -3,45 +3,9 @@
 # aulactl. Template -> pool (max 3, spare 2) -> spares boot -> allocate and
 # release in a loop -> a reset really discards the guest's disk changes ->
 # kill -9 aulad while it provisions, restart, and check nothing leaked.
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/e2e.sh"
 
-[ "$(id -u)" -eq 0 ] || skip "needs root (libvirtd's qemu:///system)"
-command -v virsh >/dev/null || skip "virsh is not installed (libvirt-clients)"
-setup_tmp
-need_libvirt
-
-# The guest image, built once into the build tree.
-GUEST=$top_builddir/images/testguest
-if ! "$top_srcdir/packaging/images/testguest/build.sh" "$GUEST" >"$TMP/guest-build.log" 2>&1; then
-    tail -5 "$TMP/guest-build.log"
-    grep -qi "download\|fetch\|resolve\|network" "$TMP/guest-build.log" &&
-        skip "the testguest cannot be built here (its kernel package cannot be downloaded)"
-    fail "the testguest did not build (see above)"
-fi
-ok "testguest built"
-
-POOL=${POOL_PREFIX}lab
-write_config "libvirt_uri = qemu:///system" "log_level = info" "allocate_timeout = 180"
-start_aulad
-
-json_count() { python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
-# wait_until SECONDS DESCRIPTION COMMAND...: poll until COMMAND succeeds.
-wait_until() {
-    local limit=$1 what=$2 start=$SECONDS
-    shift 2
-    until "$@"; do
-        [ $((SECONDS - start)) -lt "$limit" ] || fail "$what: not within $limit s ($(ctl vm list 2>&1 | tail -4 | tr '\n' ' '))"
-        sleep 1
-    done
-    ok "$what ($((SECONDS - start)) s)"
-}
-ready_count() { ctl vm list --pool "$POOL" --state ready --json | json_count; }
-has_ready() { [ "$(ready_count)" -ge "$1" ]; }
-serial() { cat "$STATE/logs/$1.serial.log" 2>/dev/null; }
-serial_has() { serial "$1" | grep -q "$2"; }
-
-expect_ok "template add" ctl template add tg --disk "$GUEST/disk.qcow2" --kernel "$GUEST/vmlinuz" \
-    --initrd "$GUEST/initrd.img" --cmdline "$(cat "$GUEST/cmdline")" --memory 256M --vcpus 1 --video vga
+template_add tg
 expect_ok "pool create" ctl pool create "$POOL" --template tg --min 0 --max 3 --spare 2 --network none
 echo pw | ctl user add alice --password-stdin >/dev/null || fail "user add"
 ctl entitle --user alice --pool "$POOL" >/dev/null || fail "entitle"
