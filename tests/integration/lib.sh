@@ -33,8 +33,11 @@ ok() {
 cleanup() {
     if [ -n "$AULAD_PID" ] && kill -0 "$AULAD_PID" 2>/dev/null; then
         kill -KILL "$AULAD_PID" 2>/dev/null
+        wait "$AULAD_PID" 2>/dev/null
     fi
     if [ -n "${USES_LIBVIRT:-}" ]; then
+        # libvirtd finishes calls a killed aulad had under way.
+        sleep 1
         # Domains of this test's pools, then its storage pool.
         for dom in $(virsh -c qemu:///system list --all --name 2>/dev/null | grep -E "^aula-(${POOL_PREFIX:-none})" || true); do
             virsh -c qemu:///system destroy "$dom" >/dev/null 2>&1
