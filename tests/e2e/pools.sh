@@ -62,7 +62,17 @@ kill -KILL "$AULAD_PID"
 wait "$AULAD_PID" 2>/dev/null
 AULAD_PID=
 ok "aulad killed while provisioning"
+# A domain named like aula's that the database does not know: reported, left alone.
+STRAY=aula-${POOL}-99
+virsh -c qemu:///system dumpxml "$A" | sed -e "s#<name>$A</name>#<name>$STRAY</name>#" -e '/<uuid>/d' \
+    -e '/<mac address/d' >"$TMP/stray.xml"
+virsh -c qemu:///system define "$TMP/stray.xml" >/dev/null || fail "cannot define the stray domain"
 start_aulad
+for _ in $(seq 1 50); do grep -q "domain $STRAY is not in aula's database: left alone" "$TMP/aulad.log" && break; sleep 0.1; done
+grep -q "domain $STRAY is not in aula's database: left alone" "$TMP/aulad.log" || fail "the unknown domain was not reported"
+virsh -c qemu:///system domstate "$STRAY" >/dev/null 2>&1 || fail "the unknown domain was touched"
+virsh -c qemu:///system undefine "$STRAY" >/dev/null
+ok "an unknown aula-* domain is reported and left alone"
 settled() {
     local states
     states=$(ctl vm list --pool "$POOL" --json | python3 -c 'import json,sys; print(" ".join(sorted(v["state"] for v in json.load(sys.stdin))))')

@@ -353,6 +353,46 @@ static void test_recovery(void **state)
     assert_int_equal(count_state(f, "lab", "ready"), 2);
 }
 
+static gboolean has_error_vm(struct fx *f, const void *arg)
+{
+    g_autoptr(GPtrArray) vms = NULL;
+
+    if (db_vm_list(f->db, arg, "error", &vms, NULL) < 0)
+        return FALSE;
+    for (guint i = 0; i < vms->len; i++) {
+        struct db_vm *vm = g_ptr_array_index(vms, i);
+        if (vm->attempts >= 1 && vm->error && strstr(vm->error, "broken.qcow2"))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* A pool whose VMs cannot be made: they go to state error with the reason
+ * and a retry time, and the other pool fills as if nothing happened. */
+static void test_errors_do_not_block(void **state)
+{
+    struct fx *f = *state;
+    const struct want two_ready = { "ready", 2 };
+    struct db_template t = { .name = "broken", .disk_path = "/srv/b.qcow2", .memory_mib = 128, .vcpus = 1,
+                             .video = "vga", .firmware = "bios", .os = "linux", .volume = "broken.qcow2" };
+    struct db_pool p = { .name = "bad", .template_name = "broken", .max_size = 2, .spare = 2,
+                         .clone = "linked", .protocols = "vnc", .network = "none" };
+    g_autoptr(GPtrArray) vms = NULL;
+
+    assert_int_equal(db_template_add(f->db, "test", &t, NULL), 0);
+    assert_int_equal(db_pool_add(f->db, "test", &p, NULL), 0);
+    pool_mgr_kick(f->mgr);
+    assert_true(wait_for(has_error_vm, f, "bad", 10000));
+    assert_true(wait_for(has_n, f, &two_ready, 10000));
+    assert_int_equal(db_vm_list(f->db, "bad", NULL, &vms, NULL), 0);
+    assert_int_equal(vms->len, 2); /* never more than max, even while failing */
+    for (guint i = 0; i < vms->len; i++) {
+        struct db_vm *vm = g_ptr_array_index(vms, i);
+        if (strcmp(vm->state, "error") == 0)
+            assert_true(vm->retry_at > vm->state_since);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +401,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_allocate_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_and_replace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_do_not_block, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
