@@ -289,6 +289,22 @@ static int fetch(struct client *c, const char *path, JsonNode **rootp)
     return code;
 }
 
+/* GET path for a command that shows it: with --json the answer is printed
+ * here and *rootp stays NULL; else *rootp is the answer to render. */
+static int fetch_table(struct client *c, const char *path, JsonNode **rootp)
+{
+    JsonNode *root = NULL;
+    int code = fetch(c, path, &root);
+
+    if (code == EXIT_OK && opt_json) {
+        print_json(root);
+        json_node_unref(root);
+    } else if (code == EXIT_OK) {
+        *rootp = root;
+    }
+    return code;
+}
+
 /* ---- output helpers ---- */
 
 struct table {
@@ -730,13 +746,10 @@ static int cmd_user_list(struct client *c, char **args)
     static const char *const headers[] = { "NAME", "FULL NAME", "GROUPS", "POOLS", "CREATED", NULL };
     struct table *t;
     JsonArray *a;
-    int code = fetch(c, "/v1/users", &root);
+    int code = fetch_table(c, "/v1/users", &root);
 
-    if (code != EXIT_OK || opt_json) {
-        if (code == EXIT_OK)
-            print_json(root);
+    if (root == NULL)
         return code;
-    }
     a = json_node_get_array(root);
     t = table_new(headers);
     for (guint i = 0; i < json_array_get_length(a); i++) {
@@ -756,13 +769,10 @@ static int cmd_user_show(struct client *c, char **args)
     g_autofree char *path = g_strdup_printf("/v1/users/%s", s);
     g_autofree char *groups = NULL, *pools = NULL, *created = NULL, *changed = NULL;
     JsonObject *u;
-    int code = fetch(c, path, &root);
+    int code = fetch_table(c, path, &root);
 
-    if (code != EXIT_OK || opt_json) {
-        if (code == EXIT_OK)
-            print_json(root);
+    if (root == NULL)
         return code;
-    }
     u = json_node_get_object(root);
     groups = list_text(u, "groups");
     pools = list_text(u, "pools");
@@ -799,13 +809,10 @@ static int cmd_group_list(struct client *c, char **args)
     static const char *const headers[] = { "NAME", "MEMBERS", "CREATED", NULL };
     struct table *t;
     JsonArray *a;
-    int code = fetch(c, "/v1/groups", &root);
+    int code = fetch_table(c, "/v1/groups", &root);
 
-    if (code != EXIT_OK || opt_json) {
-        if (code == EXIT_OK)
-            print_json(root);
+    if (root == NULL)
         return code;
-    }
     a = json_node_get_array(root);
     t = table_new(headers);
     for (guint i = 0; i < json_array_get_length(a); i++) {
@@ -913,13 +920,10 @@ static int cmd_template_list(struct client *c, char **args)
     static const char *const headers[] = { "NAME", "MEMORY", "VCPUS", "VIDEO", "FIRMWARE", "OS", "POOLS", "DISK", NULL };
     struct table *t;
     JsonArray *a;
-    int code = fetch(c, "/v1/templates", &root);
+    int code = fetch_table(c, "/v1/templates", &root);
 
-    if (code != EXIT_OK || opt_json) {
-        if (code == EXIT_OK)
-            print_json(root);
+    if (root == NULL)
         return code;
-    }
     a = json_node_get_array(root);
     t = table_new(headers);
     for (guint i = 0; i < json_array_get_length(a); i++) {
@@ -940,13 +944,10 @@ static int cmd_template_show(struct client *c, char **args)
     g_autofree char *path = g_strdup_printf("/v1/templates/%s", s);
     g_autofree char *mem = NULL, *pools = NULL, *created = NULL;
     JsonObject *o;
-    int code = fetch(c, path, &root);
+    int code = fetch_table(c, path, &root);
 
-    if (code != EXIT_OK || opt_json) {
-        if (code == EXIT_OK)
-            print_json(root);
+    if (root == NULL)
         return code;
-    }
     o = json_node_get_object(root);
     mem = memory_text(json_object_get_int_member(o, "memory_mib"));
     pools = list_text(o, "pools");
@@ -1071,13 +1072,10 @@ static int cmd_pool_list(struct client *c, char **args)
                                            "PROTOCOLS", "SESSIONS", NULL };
     struct table *t;
     JsonArray *a;
-    int code = fetch(c, "/v1/pools", &root);
+    int code = fetch_table(c, "/v1/pools", &root);
 
-    if (code != EXIT_OK || opt_json) {
-        if (code == EXIT_OK)
-            print_json(root);
+    if (root == NULL)
         return code;
-    }
     a = json_node_get_array(root);
     t = table_new(headers);
     for (guint i = 0; i < json_array_get_length(a); i++) {
@@ -1099,13 +1097,10 @@ static int cmd_pool_show(struct client *c, char **args)
     g_autofree char *path = g_strdup_printf("/v1/pools/%s", s);
     g_autofree char *users = NULL, *groups = NULL, *created = NULL, *disc = NULL, *idle = NULL;
     JsonObject *o;
-    int code = fetch(c, path, &root);
+    int code = fetch_table(c, path, &root);
 
-    if (code != EXIT_OK || opt_json) {
-        if (code == EXIT_OK)
-            print_json(root);
+    if (root == NULL)
         return code;
-    }
     o = json_node_get_object(root);
     users = list_text(o, "entitled_users");
     groups = list_text(o, "entitled_groups");
@@ -1197,13 +1192,10 @@ static int cmd_session_list(struct client *c, char **args)
                                            "ENCODING", "STATE", "SINCE", "BYTES SENT", NULL };
     struct table *t;
     JsonArray *a;
-    int code = fetch(c, opt_all ? "/v1/sessions?all=1" : "/v1/sessions", &root);
+    int code = fetch_table(c, opt_all ? "/v1/sessions?all=1" : "/v1/sessions", &root);
 
-    if (code != EXIT_OK || opt_json) {
-        if (code == EXIT_OK)
-            print_json(root);
+    if (root == NULL)
         return code;
-    }
     a = json_node_get_array(root);
     if (json_array_get_length(a) == 0) {
         printf(opt_all ? "no sessions\n" : "no active sessions\n");
@@ -1246,12 +1238,9 @@ static int cmd_audit(struct client *c, char **args)
         g_autofree char *p = seg(opt_pool);
         g_string_append_printf(path, "&pool=%s", p);
     }
-    code = fetch(c, path->str, &root);
-    if (code != EXIT_OK || opt_json) {
-        if (code == EXIT_OK)
-            print_json(root);
+    code = fetch_table(c, path->str, &root);
+    if (root == NULL)
         return code;
-    }
     a = json_node_get_array(root);
     t = table_new(headers);
     for (guint i = 0; i < json_array_get_length(a); i++) {
@@ -1281,12 +1270,9 @@ static int cmd_vm_list(struct client *c, char **args)
         g_autofree char *s = seg(opt_state);
         g_string_append_printf(path, "%sstate=%s", opt_pool ? "&" : "?", s);
     }
-    code = fetch(c, path->str, &root);
-    if (code != EXIT_OK || opt_json) {
-        if (code == EXIT_OK)
-            print_json(root);
+    code = fetch_table(c, path->str, &root);
+    if (root == NULL)
         return code;
-    }
     a = json_node_get_array(root);
     if (json_array_get_length(a) == 0) {
         printf("no VMs\n");
@@ -1311,13 +1297,10 @@ static int cmd_vm_show(struct client *c, char **args)
     g_autofree char *path = g_strdup_printf("/v1/vms/%s", s);
     g_autofree char *created = NULL;
     JsonObject *o;
-    int code = fetch(c, path, &root);
+    int code = fetch_table(c, path, &root);
 
-    if (code != EXIT_OK || opt_json) {
-        if (code == EXIT_OK)
-            print_json(root);
+    if (root == NULL)
         return code;
-    }
     o = json_node_get_object(root);
     created = time_text(o, "created_at");
     printf("name:    %s\n", str_member(o, "name"));
@@ -1386,13 +1369,10 @@ static int cmd_vm_snapshot_list(struct client *c, char **args)
     static const char *const headers[] = { "NAME", "CREATED", "STATE", "CURRENT", NULL };
     struct table *t;
     JsonArray *a;
-    int code = fetch(c, path, &root);
+    int code = fetch_table(c, path, &root);
 
-    if (code != EXIT_OK || opt_json) {
-        if (code == EXIT_OK)
-            print_json(root);
+    if (root == NULL)
         return code;
-    }
     a = json_node_get_array(root);
     if (json_array_get_length(a) == 0) {
         printf("no snapshots\n");
