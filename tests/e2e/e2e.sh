@@ -8,9 +8,12 @@ command -v virsh >/dev/null || skip "virsh is not installed (libvirt-clients)"
 setup_tmp
 need_libvirt
 
-# The guest image, built once into the build tree.
+# The guest image, built once into the build tree; the e2e tests run in
+# parallel, so one builds while the others wait.
 GUEST=$top_builddir/images/testguest
-if ! "$top_srcdir/packaging/images/testguest/build.sh" "$GUEST" >"$TMP/guest-build.log" 2>&1; then
+mkdir -p "$top_builddir/images"
+if ! flock "$top_builddir/images/.testguest.lock" \
+    "$top_srcdir/packaging/images/testguest/build.sh" "$GUEST" >"$TMP/guest-build.log" 2>&1; then
     tail -5 "$TMP/guest-build.log"
     grep -qi "download\|fetch\|resolve\|network" "$TMP/guest-build.log" &&
         skip "the testguest cannot be built here (its kernel package cannot be downloaded)"
