@@ -679,7 +679,10 @@ static int cmd_status(struct client *c, char **args)
         printf("%-11s %s %s: %s\n", i == 0 ? "listeners:" : "", str_member(l, "name"),
                str_member(l, "address"), str_member(l, "state"));
     }
-    printf("admins:     root and members of group '%s'\n", str_member(o, "admin_group"));
+    if (*str_member(o, "admin_group"))
+        printf("admins:     root and members of group '%s'\n", str_member(o, "admin_group"));
+    else
+        printf("admins:     root only (admin_group is empty)\n");
     if (counts)
         printf("objects:    %" G_GINT64_FORMAT " users, %" G_GINT64_FORMAT " groups, %" G_GINT64_FORMAT
                " templates, %" G_GINT64_FORMAT " pools, %" G_GINT64_FORMAT " VMs, %" G_GINT64_FORMAT
@@ -985,7 +988,7 @@ static gboolean pool_options(JsonBuilder *b)
         add_member_int(b, "min", n);
     }
     if (opt_max) {
-        if (!parse_count("max", opt_max, 0, 10000, &n))
+        if (!parse_count("max", opt_max, 1, 10000, &n))
             return FALSE;
         add_member_int(b, "max", n);
     }
@@ -1477,8 +1480,9 @@ static const struct command commands[] = {
 
 static const char *const exit_codes_text =
     "Exit status: 0 success; 1 aulad refused the request (bad value, conflict, in use);\n"
-    "2 bad command line; 3 unknown user, group, template or pool; 4 permission denied;\n"
-    "5 aulad cannot be reached.";
+    "2 bad command line; 3 unknown user, group, template, pool, VM or snapshot;\n"
+    "4 permission denied, or the user is not entitled to the pool; 5 aulad cannot be\n"
+    "reached, libvirt is not connected, or no desktop became ready in time.";
 
 static void print_overview(FILE *out)
 {
@@ -1607,7 +1611,10 @@ int main(int argc, char **argv)
                        : g_getenv("AULA_SOCKET") && *g_getenv("AULA_SOCKET") ? g_getenv("AULA_SOCKET")
                        : DEFAULT_SOCKET);
     addr = g_unix_socket_address_new(c.socket);
-    c.session = soup_session_new_with_options("remote-connectable", addr, "timeout", 60, NULL);
+    /* Imports, backups and allocations answer when they are done, which can
+     * take as long as aulad's allocate_timeout (at most an hour) or a large
+     * copy: wait for them. */
+    c.session = soup_session_new_with_options("remote-connectable", addr, "timeout", 4 * 3600, NULL);
     code = cmd->run(&c, argv + skip);
     g_object_unref(c.session);
     g_free(c.socket);

@@ -299,8 +299,15 @@ static int run(struct daemon *d)
     daemon_ready(ready_fd);
     d->loop = g_main_loop_new(NULL, FALSE);
     g_main_loop_run(d->loop);
-    /* VM operations under way finish (their results are recorded) and waiting
-     * requests are answered while the admin socket still serves. */
+    /* Waiting requests get their answer and VM operations under way finish
+     * (their results recorded) while the main loop can still send answers. */
+    pool_mgr_cancel_waiters(d->pools);
+    pool_mgr_drain(d->pools);
+    for (int i = 0; i < 20; i++) {
+        while (g_main_context_iteration(NULL, FALSE))
+            ;
+        g_usleep(10 * 1000);
+    }
     pool_mgr_free(d->pools);
     d->pools = NULL;
     g_message("stopped");
@@ -333,7 +340,8 @@ int main(int argc, char **argv)
         "aulad is the aula broker: it owns the database of users, groups, templates and pools,\n"
         "keeps its pools of desktop VMs on libvirt, and serves the admin API that aulactl(1) uses.\n"
         "Settings are described in aulad.conf(5); `aulad --dump-config` prints them all.\n"
-        "Signals: SIGTERM or SIGINT stop cleanly; SIGHUP reloads log_level and admin_group.");
+        "Signals: SIGTERM or SIGINT stop cleanly; SIGHUP reloads the settings marked so in\n"
+        "aulad.conf(5) (log_level, admin_group, allocate_timeout, memory_budget_mib, memory_reserve_mib).");
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         g_printerr("aulad: %s (try --help)\n", err->message);
         return 2;

@@ -38,6 +38,8 @@ struct pool_mgr {
     GThreadPool *workers;
     GHashTable *busy;          /* VM name -> op name of the job in flight */
     GHashTable *notes;         /* pool -> why it is held back */
+    GHashTable *importing;     /* template names being imported */
+    GHashTable *delete_retry;  /* VM name -> when a failed removal may be tried again (µs) */
     GList *waiters;            /* struct waiter *, allocations waiting for a VM */
     guint reconcile_source;
     guint tick_source;
@@ -351,6 +353,7 @@ static void import_finish(struct pool_mgr *mgr, struct job *j)
     g_autoptr(GError) err = NULL;
     int r = j->r;
 
+    g_hash_table_remove(mgr->importing, j->tmpl->name);
     if (r == 0) {
         r = db_template_add(mgr->db, j->actor, j->tmpl, &err);
         if (r < 0) {
@@ -400,6 +403,12 @@ static gboolean job_finish(gpointer data)
             g_warning("cannot remove unknown domain %s: %s", j->vm, j->error->message);
         else
             g_message("removed unknown domain %s", j->vm);
+    } else if (j->r < 0 && j->op == OP_DELETE) {
+        /* Still to be removed, not re-made: try again in a while. */
+        gint64 *when = g_new(gint64, 1);
+        *when = g_get_monotonic_time() + RETRY_BASE_S * G_USEC_PER_SEC;
+        g_hash_table_insert(mgr->delete_retry, g_strdup(j->vm), when);
+        g_warning("VM %s: removal failed: %s (retrying in %d s)", j->vm, j->error->message, RETRY_BASE_S);
     } else if (j->r < 0 && j->op != OP_STOP && j->op != OP_REBOOT) {
         vm_failed(mgr, j);
     } else if (j->r < 0) {
@@ -417,9 +426,11 @@ static gboolean job_finish(gpointer data)
                 vm_move(mgr, j->actor, j->vm, any_recycle, vm->owner ? "assigned" : "ready");
             break;
         case OP_START:
-            vm_move(mgr, j->actor, j->vm, startable, "ready");
+            if (db_vm_get(mgr->db, j->vm, &vm, NULL) == 0)
+                vm_move(mgr, j->actor, j->vm, startable, vm->owner ? "assigned" : "ready");
             break;
         case OP_DELETE:
+            g_hash_table_remove(mgr->delete_retry, j->vm);
             if (db_vm_delete(mgr->db, j->actor, j->vm, &err) < 0)
                 g_warning("VM %s: %s", j->vm, err->message);
             else
@@ -559,6 +570,37 @@ static int64_t memory_in_use(struct pool_mgr *mgr)
     return total;
 }
 
+/* Whether starting vm keeps the host within its memory budget; EBUSY with
+ * the numbers if not. */
+static gboolean fits_budget(struct pool_mgr *mgr, const struct db_vm *vm, GError **error)
+{
+    struct db_template *t = NULL;
+    struct db_pool *p = NULL;
+    int64_t mib = 0, used, budget = memory_budget(mgr);
+
+    if (db_pool_get(mgr->db, vm->pool, &p, NULL) == 0 && db_template_get(mgr->db, p->template_name, &t, NULL) == 0)
+        mib = t->memory_mib;
+    db_pool_free(p);
+    db_template_free(t);
+    used = memory_in_use(mgr);
+    if (used + mib <= budget)
+        return TRUE;
+    g_set_error(error, POOL_ERROR, EBUSY,
+                "starting VM %s (%" G_GINT64_FORMAT " MiB) would exceed the memory budget: %" G_GINT64_FORMAT
+                " of %" G_GINT64_FORMAT " MiB in use", vm->name, mib, used, budget);
+    return FALSE;
+}
+
+/* Allocations of pool waiting for a VM. */
+static int64_t waiting_for(struct pool_mgr *mgr, const char *pool)
+{
+    int64_t n = 0;
+
+    for (GList *l = mgr->waiters; l; l = l->next)
+        n += strcmp(((struct waiter *)l->data)->pool, pool) == 0;
+    return n;
+}
+
 static void set_note(struct pool_mgr *mgr, const char *pool, char *note)
 {
     const char *old = g_hash_table_lookup(mgr->notes, pool);
@@ -578,7 +620,8 @@ static void reconcile_pool(struct pool_mgr *mgr, const struct db_pool *p, int64_
     static const char *const from_stopped[] = { "stopped", "error", NULL };
     g_autoptr(GPtrArray) vms = NULL;
     struct db_template *t = NULL;
-    int64_t total = 0, spare_ready = 0, spare_coming = 0, now = g_get_real_time() / G_USEC_PER_SEC;
+    int64_t total = 0, spare_ready = 0, spare_coming = 0, spare_stopped = 0;
+    int64_t now = g_get_real_time() / G_USEC_PER_SEC;
     int64_t budget = memory_budget(mgr), need;
     GPtrArray *surplus_candidates = g_ptr_array_new();
 
@@ -588,8 +631,12 @@ static void reconcile_pool(struct pool_mgr *mgr, const struct db_pool *p, int64_
         struct db_vm *vm = g_ptr_array_index(vms, i);
         gboolean busy = is_busy(mgr, vm->name);
 
-        if (strcmp(vm->state, "deleted") == 0)
+        if (strcmp(vm->state, "deleted") == 0) {
+            gint64 *when = g_hash_table_lookup(mgr->delete_retry, vm->name);
+            if (!busy && when && *when <= g_get_monotonic_time())
+                queue_simple(mgr, OP_DELETE, vm, ACTOR);
             continue;
+        }
         total++;
         if (vm->owner)
             continue;
@@ -600,11 +647,13 @@ static void reconcile_pool(struct pool_mgr *mgr, const struct db_pool *p, int64_
         } else if (g_strv_contains((const char *const[]){ "provisioning", "starting", "recycling", NULL },
                                    vm->state)) {
             spare_coming++;
-        } else if (!busy && strcmp(vm->state, "error") == 0 && vm->retry_at <= now) {
+        } else if (!busy && strcmp(vm->state, "error") == 0 && vm->retry_at <= now &&
+                   *mem_used + t->memory_mib <= budget) {
             /* Try again from scratch: a spare has nothing worth keeping. */
             g_message("VM %s: retrying after: %s", vm->name, vm->error ? vm->error : "an error");
             if (db_vm_transition(mgr->db, ACTOR, vm->name, from_error, "provisioning", NULL, 0, NULL) == 0) {
                 queue_disk_job(mgr, OP_PROVISION, vm, ACTOR);
+                *mem_used += t->memory_mib;
                 spare_coming++;
             }
         } else if (!busy && strcmp(vm->state, "stopped") == 0 &&
@@ -616,11 +665,14 @@ static void reconcile_pool(struct pool_mgr *mgr, const struct db_pool *p, int64_
                 *mem_used += t->memory_mib;
                 spare_coming++;
             }
-        } else if (!busy) {
+        } else if (!busy && strcmp(vm->state, "stopped") == 0) {
+            spare_stopped++;
             g_ptr_array_add(surplus_candidates, vm);
         }
     }
-    need = MAX(p->min_size - total, p->spare - (spare_ready + spare_coming));
+    /* Logins waiting for a desktop count as spares wanted, so a pool with
+     * spare 0 still serves them (up to max). */
+    need = MAX(p->min_size - total, p->spare + waiting_for(mgr, p->name) - (spare_ready + spare_coming));
     need = MIN(need, p->max_size - total);
     set_note(mgr, p->name, NULL);
     for (int64_t i = 0; i < need; i++) {
@@ -650,7 +702,8 @@ static void reconcile_pool(struct pool_mgr *mgr, const struct db_pool *p, int64_
     /* Too many: above max, or more spares than asked for above min. The
      * candidates are unowned and idle; the newest go first. */
     {
-        int64_t surplus = MAX(total - p->max_size, MIN(spare_ready - p->spare, total - p->min_size));
+        int64_t idle = spare_ready + spare_stopped - waiting_for(mgr, p->name);
+        int64_t surplus = MAX(total - p->max_size, MIN(idle - p->spare, total - p->min_size));
         for (guint i = surplus_candidates->len; i > 0 && surplus > 0; i--, surplus--) {
             struct db_vm *vm = g_ptr_array_index(surplus_candidates, i - 1);
             g_message("pool %s: removing surplus VM %s", p->name, vm->name);
@@ -702,13 +755,42 @@ void pool_mgr_kick(struct pool_mgr *mgr)
     reconcile_soon(mgr);
 }
 
+static void service_waiters(struct pool_mgr *mgr);
+
 static gboolean on_tick(gpointer data)
 {
+    service_waiters(data);
     reconcile_soon(data);
     return G_SOURCE_CONTINUE;
 }
 
 /* ---- start-up reconciliation with libvirt ---- */
+
+/* The volume names every template uses, and those of imports under way. */
+static GHashTable *template_volumes(struct pool_mgr *mgr)
+{
+    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GPtrArray) tmpls = NULL;
+    GHashTableIter it;
+    gpointer key;
+
+    if (db_template_list(mgr->db, &tmpls, NULL) == 0) {
+        for (guint i = 0; i < tmpls->len; i++) {
+            struct db_template *t = g_ptr_array_index(tmpls, i);
+            const char *vols[] = { t->volume, t->kernel_volume, t->initrd_volume };
+            for (size_t v = 0; v < G_N_ELEMENTS(vols); v++)
+                if (vols[v] && *vols[v])
+                    g_hash_table_add(set, g_strdup(vols[v]));
+        }
+    }
+    g_hash_table_iter_init(&it, mgr->importing);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        g_hash_table_add(set, g_strdup_printf("%s.template.qcow2", (char *)key));
+        g_hash_table_add(set, g_strdup_printf("%s.template.kernel", (char *)key));
+        g_hash_table_add(set, g_strdup_printf("%s.template.initrd", (char *)key));
+    }
+    return set;
+}
 
 /* Compare the database with libvirt's domains and aula's volumes: finish or
  * roll back what a crash interrupted, report (or remove) strangers. */
@@ -782,12 +864,16 @@ static void sync_with_libvirt(struct pool_mgr *mgr)
         if (pool) {
             virStorageVolPtr *vols = NULL;
             int nv = virStoragePoolListAllVolumes(pool, &vols, 0);
+            g_autoptr(GHashTable) tvols = template_volumes(mgr);
             for (int i = 0; i < nv; i++) {
                 const char *vname = virStorageVolGetName(vols[i]);
                 g_autofree char *vm = g_str_has_suffix(vname, ".qcow2") ? g_strndup(vname, strlen(vname) - 6) : NULL;
-                if (vm && g_str_has_prefix(vm, "aula-") && !g_hash_table_contains(known, vm) &&
-                    !g_hash_table_contains(domains, vm)) {
-                    g_warning("removing leftover disk %s (no VM of that name)", vname);
+                gboolean stray_vm = vm && g_str_has_prefix(vm, "aula-") && !g_hash_table_contains(known, vm) &&
+                                    !g_hash_table_contains(domains, vm);
+                /* A template's volumes outlive it when libvirt was away at its removal. */
+                gboolean stray_tmpl = strstr(vname, ".template.") && !g_hash_table_contains(tvols, vname);
+                if (stray_vm || stray_tmpl) {
+                    g_warning("removing leftover volume %s (no %s of that name)", vname, stray_vm ? "VM" : "template");
                     if (virStorageVolDelete(vols[i], 0) < 0)
                         g_warning("cannot remove %s: %s", vname, vmm_last_error());
                 }
@@ -872,6 +958,7 @@ static void on_domain_event(const char *name, int event, int detail, void *data)
         }
     }
     db_vm_free(vm);
+    service_waiters(mgr);
     reconcile_soon(mgr);
 }
 
@@ -894,6 +981,8 @@ struct pool_mgr *pool_mgr_new(struct db *db, const struct conf *cfg)
     g_chmod(mgr->logs_dir, 0711);
     mgr->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     mgr->notes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    mgr->importing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    mgr->delete_retry = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     mgr->workers = g_thread_pool_new(worker, mgr, cfg->parallel_provisioning, FALSE, NULL);
     mgr->vconn = vmm_conn_new(cfg->libvirt_uri, &cb, mgr);
     mgr->tick_source = g_timeout_add_seconds(RECONCILE_INTERVAL_S, on_tick, mgr);
@@ -908,11 +997,8 @@ void pool_mgr_drain(struct pool_mgr *mgr)
 
 static void waiter_free(struct waiter *w);
 
-void pool_mgr_free(struct pool_mgr *mgr)
+void pool_mgr_cancel_waiters(struct pool_mgr *mgr)
 {
-    if (mgr == NULL)
-        return;
-    pool_mgr_drain(mgr);
     while (mgr->waiters) {
         struct waiter *w = mgr->waiters->data;
         GError *err = g_error_new(POOL_ERROR, ECANCELED, "aulad is stopping");
@@ -921,6 +1007,14 @@ void pool_mgr_free(struct pool_mgr *mgr)
         g_error_free(err);
         waiter_free(w);
     }
+}
+
+void pool_mgr_free(struct pool_mgr *mgr)
+{
+    if (mgr == NULL)
+        return;
+    pool_mgr_drain(mgr);
+    pool_mgr_cancel_waiters(mgr);
     g_thread_pool_free(mgr->workers, FALSE, TRUE);
     if (mgr->reconcile_source)
         g_source_remove(mgr->reconcile_source);
@@ -928,6 +1022,8 @@ void pool_mgr_free(struct pool_mgr *mgr)
     vmm_conn_free(mgr->vconn);
     g_hash_table_unref(mgr->busy);
     g_hash_table_unref(mgr->notes);
+    g_hash_table_unref(mgr->importing);
+    g_hash_table_unref(mgr->delete_retry);
     g_free(mgr->images_dir);
     g_free(mgr->logs_dir);
     vmm_host_info_free(mgr->host);
@@ -944,9 +1040,19 @@ static char *template_volume(const char *name, const char *kind)
 void pool_mgr_template_add(struct pool_mgr *mgr, const char *actor, const struct db_template *tmpl,
                            pool_done_fn done, gpointer data)
 {
-    struct job *j = job_new(mgr, OP_IMPORT, NULL, actor);
-    struct db_template *t = g_new0(struct db_template, 1);
+    struct job *j;
+    struct db_template *t;
 
+    /* A second import of the same name would share (and, failing, delete)
+     * the first one's volume. */
+    if (g_hash_table_contains(mgr->importing, tmpl->name)) {
+        GError *err = g_error_new(POOL_ERROR, EEXIST, "template '%s' is being imported already", tmpl->name);
+        done(-EEXIST, err, data);
+        g_error_free(err);
+        return;
+    }
+    j = job_new(mgr, OP_IMPORT, NULL, actor);
+    t = g_new0(struct db_template, 1);
     t->name = g_strdup(tmpl->name);
     t->disk_path = g_strdup(tmpl->disk_path);
     t->memory_mib = tmpl->memory_mib;
@@ -971,9 +1077,11 @@ void pool_mgr_template_add(struct pool_mgr *mgr, const char *actor, const struct
     j->tmpl = t;
     j->done = done;
     j->done_data = data;
+    g_hash_table_add(mgr->importing, g_strdup(tmpl->name));
     if (!job_queue(mgr, j)) {
         GError *err = g_error_new(POOL_ERROR, EAGAIN, "libvirt is not connected (%s): try again later",
                                   vmm_conn_error(mgr->vconn) ? vmm_conn_error(mgr->vconn) : "connecting");
+        g_hash_table_remove(mgr->importing, tmpl->name);
         done(-EAGAIN, err, data);
         g_error_free(err);
     }
@@ -1052,9 +1160,16 @@ static gboolean waiter_try(struct pool_mgr *mgr, struct waiter *w)
     /* The user's own VM may be off (a persistent desktop): start it and wait. */
     if (g_strv_contains(startable, vm->state) || is_busy(mgr, vm->name) ||
         strcmp(vm->state, "starting") == 0 || strcmp(vm->state, "recycling") == 0) {
-        if (g_strv_contains(startable, vm->state) && !is_busy(mgr, vm->name) &&
-            db_vm_transition(mgr->db, w->actor, vm->name, startable, "starting", NULL, 0, NULL) == 0)
-            queue_simple(mgr, OP_START, vm, w->actor);
+        if (g_strv_contains(startable, vm->state) && !is_busy(mgr, vm->name)) {
+            if (!fits_budget(mgr, vm, &err)) {
+                /* The user's own desktop cannot start now: say why. */
+                w->done(-EBUSY, err, NULL, w->data);
+                db_vm_free(vm);
+                return TRUE;
+            }
+            if (db_vm_transition(mgr->db, w->actor, vm->name, startable, "starting", NULL, 0, NULL) == 0)
+                queue_simple(mgr, OP_START, vm, w->actor);
+        }
         db_vm_free(vm);
         return FALSE;
     }
@@ -1175,7 +1290,11 @@ int pool_mgr_vm_action(struct pool_mgr *mgr, const char *actor, const char *name
     }
     if (r < 0)
         goto out;
-    if (strcmp(action, "start") == 0) {
+    if ((strcmp(action, "start") == 0 || strcmp(action, "reset") == 0) &&
+        !g_strv_contains((const char *const[]){ "ready", "assigned", "in_use", NULL }, vm->state) &&
+        !fits_budget(mgr, vm, error)) {
+        r = -EBUSY;
+    } else if (strcmp(action, "start") == 0) {
         r = db_vm_transition(mgr->db, actor, name, startable, "starting", NULL, 0, error);
         if (r == 0)
             queue_simple(mgr, OP_START, vm, actor);

@@ -77,6 +77,10 @@ const char *pool_mgr_pool_note(struct pool_mgr *mgr, const char *pool);
 /* libvirt health for `aulactl status`. */
 void pool_mgr_status(struct pool_mgr *mgr, JsonBuilder *b);
 
+/* Answer every waiting allocation with 503 "aulad is stopping" (call while
+ * the main loop can still send the answers). */
+void pool_mgr_cancel_waiters(struct pool_mgr *mgr);
+
 /* Wait (running the main loop) until no VM operation is in flight. */
 void pool_mgr_drain(struct pool_mgr *mgr);
 

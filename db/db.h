@@ -217,8 +217,9 @@ int db_audit_list(struct db *db, const struct db_audit_filter *filter, GPtrArray
 
 /* VMs (db/vm.c). A VM row exists from the moment the reconciler decides to
  * make it (state provisioning) until its domain and disk are gone. States:
- *   provisioning -> stopped -> starting -> ready -> assigned -> in_use
- *   -> recycling -> ready, and error (with a reason and a retry time).
+ *   provisioning -> ready (or stopped) -> starting -> ready -> assigned
+ *   -> in_use -> recycling -> ready; deleted while its domain and disk are
+ *   being removed; and error (with a reason and a retry time).
  * A VM with an owner belongs to that user (a persistent desktop, or a
  * session's VM); a ready VM without one is a spare. */
 struct db_vm {
@@ -253,7 +254,8 @@ int db_vm_list(struct db *db, const char *pool, const char *state, GPtrArray **v
 /* Move a VM to state `to` if it is in one of `from` (NULL: any), in one
  * transaction with an audit row; EBUSY if it is in another state. error_text
  * is recorded for state error (and cleared otherwise); entering error counts
- * an attempt and sets retry_at = now + retry_after; other states reset them.
+ * an attempt and sets retry_at = now + retry_after; a running state (ready,
+ * assigned, in_use) resets the count, so retries back off until one works.
  * Entering a running state (starting, ready, assigned, in_use) sets started_at
  * when it is unset; stopped and error clear it. */
 int db_vm_transition(struct db *db, const char *actor, const char *name, const char *const *from,

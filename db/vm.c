@@ -201,10 +201,11 @@ int db_vm_transition(struct db *db, const char *actor, const char *name, const c
         r = sql_prepare(db,
                         "UPDATE vms SET state = ?1, state_since = ?2,"
                         " error = CASE WHEN ?3 THEN ?4 ELSE NULL END,"
-                        " attempts = CASE WHEN ?3 THEN attempts + 1 ELSE 0 END,"
+                        " attempts = CASE WHEN ?3 THEN attempts + 1"
+                        "   WHEN ?1 IN ('ready', 'assigned', 'in_use') THEN 0 ELSE attempts END,"
                         " retry_at = CASE WHEN ?3 THEN ?2 + ?5 ELSE 0 END,"
                         " started_at = CASE WHEN ?6 THEN coalesce(started_at, ?2)"
-                        "   WHEN ?1 IN ('stopped', 'error', 'provisioning', 'recycling') THEN NULL ELSE started_at END"
+                        "   WHEN ?1 IN ('stopped', 'error', 'provisioning', 'recycling', 'deleted') THEN NULL ELSE started_at END"
                         " WHERE id = ?7",
                         &st, error);
     if (r == 0) {
@@ -376,7 +377,7 @@ int db_vm_allocate(struct db *db, const char *actor, const char *user, const cha
     if (r == 0)
         r = first_vm(db,
                      "SELECT id FROM vms WHERE owner_id = ?1 AND pool_id = ?2"
-                     " AND state NOT IN ('deleted', 'recycling') ORDER BY seq LIMIT 1",
+                     " AND state <> 'deleted' ORDER BY seq LIMIT 1",
                      uid, pid, &vid, error);
     /* 2. A ready spare, the longest-running first. The UPDATE re-checks its
      * state: with BEGIN IMMEDIATE no one else can have taken it, and if that

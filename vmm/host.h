@@ -1,4 +1,4 @@
-/* vmm/host: what a libvirt host offers (aulad probes it at start, every minute and on SIGHUP).
+/* vmm/host: what a libvirt host offers (aulad reads it each time it connects).
  *
  * Everything goes through the libvirt API; nothing here runs a command.
  * Functions return 0 or a negative errno and, on failure, set a GError in
