@@ -20,6 +20,7 @@
 #include "broker/conf.h"
 #include "broker/pool.h"
 #include "db/db.h"
+#include "tests/unit/rawdb.h"
 #include "vmm/conn.h"
 #include "vmm/domain_xml.h"
 #include "vmm/storage.h"
@@ -52,21 +53,6 @@ static double percentile(double *v, int n, double p)
 static double now_ms(void)
 {
     return (double)g_get_monotonic_time() / 1000.0;
-}
-
-static void rm_rf(const char *dir)
-{
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, name, NULL);
-        if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-            rm_rf(p);
-        else
-            g_unlink(p);
-    }
-    g_rmdir(dir);
 }
 
 /* Make N overlays and domain definitions, timing each; then remove them. */
@@ -415,6 +401,6 @@ int main(int argc, char **argv)
         }
         virConnectClose(conn);
     }
-    rm_rf(dir);
+    rawdb_rm_rf(dir);
     return r;
 }

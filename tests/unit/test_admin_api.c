@@ -14,7 +14,6 @@
 #include <glib/gstdio.h>
 #include <grp.h>
 #include <pwd.h>
-#include <sqlite3.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #include "broker/conf.h"
 #include "broker/peer.h"
 #include "db/db.h"
+#include "tests/unit/rawdb.h"
 
 #define ACTOR "tester"
 #define PASSWORD "s3cret pass phrase"
@@ -42,87 +42,6 @@ static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields
     return G_LOG_WRITER_HANDLED;
 }
 
-/* ---- the database seen from outside ---- */
-
-static sqlite3 *raw_open(const char *path, int flags)
-{
-    sqlite3 *h = NULL;
-
-    if (sqlite3_open_v2(path, &h, flags, NULL) != SQLITE_OK)
-        fail_msg("cannot open %s: %s", path, h ? sqlite3_errmsg(h) : "out of memory");
-    sqlite3_busy_timeout(h, 5000);
-    return h;
-}
-
-static void raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *h = raw_open(path, SQLITE_OPEN_READWRITE);
-    char *msg = NULL;
-
-    if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg);
-    sqlite3_close(h);
-}
-
-static gint64 raw_int(const char *path, const char *sql)
-{
-    sqlite3 *h = raw_open(path, SQLITE_OPEN_READONLY);
-    sqlite3_stmt *st = NULL;
-    gint64 v;
-
-    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(h));
-    if (sqlite3_step(st) != SQLITE_ROW)
-        fail_msg("%s: no row", sql);
-    v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
-
-/* Every row of every table (and the schema and its version) as text. Caller frees. */
-static char *db_dump(const char *path)
-{
-    GString *out = g_string_new(NULL);
-    sqlite3 *h = raw_open(path, SQLITE_OPEN_READONLY);
-    sqlite3_stmt *tables = NULL;
-
-    if (sqlite3_prepare_v2(h, "SELECT type, name, sql FROM sqlite_schema ORDER BY type, name",
-                           -1, &tables, NULL) != SQLITE_OK)
-        fail_msg("listing tables: %s", sqlite3_errmsg(h));
-    while (sqlite3_step(tables) == SQLITE_ROW) {
-        const char *type = (const char *)sqlite3_column_text(tables, 0);
-        const char *name = (const char *)sqlite3_column_text(tables, 1);
-        const char *sql = (const char *)sqlite3_column_text(tables, 2);
-        g_autofree char *select = NULL;
-        sqlite3_stmt *rows = NULL;
-
-        g_string_append_printf(out, "%s %s: %s\n", type, name, sql ? sql : "");
-        if (strcmp(type, "table") != 0)
-            continue;
-        select = g_strdup_printf("SELECT * FROM \"%s\" ORDER BY rowid", name);
-        if (sqlite3_prepare_v2(h, select, -1, &rows, NULL) != SQLITE_OK)
-            fail_msg("%s: %s", select, sqlite3_errmsg(h));
-        while (sqlite3_step(rows) == SQLITE_ROW) {
-            for (int c = 0; c < sqlite3_column_count(rows); c++) {
-                const unsigned char *t = sqlite3_column_text(rows, c);
-                g_string_append_printf(out, "%s%d:%s", c ? "|" : "  ",
-                                       sqlite3_column_type(rows, c), t ? (const char *)t : "NULL");
-            }
-            g_string_append_c(out, '\n');
-        }
-        sqlite3_finalize(rows);
-    }
-    sqlite3_finalize(tables);
-    if (sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &tables, NULL) != SQLITE_OK ||
-        sqlite3_step(tables) != SQLITE_ROW)
-        fail_msg("reading user_version: %s", sqlite3_errmsg(h));
-    g_string_append_printf(out, "user_version %d\n", sqlite3_column_int(tables, 0));
-    sqlite3_finalize(tables);
-    sqlite3_close(h);
-    return g_string_free(out, FALSE);
-}
-
 /* ---- fixture ---- */
 
 struct fx {
@@ -136,24 +55,6 @@ struct fx {
     JsonNode *last;  /* the last response, parsed */
     char *last_text; /* the last response body */
 };
-
-static void rm_rf(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    if (d != NULL) {
-        while ((name = g_dir_read_name(d)) != NULL) {
-            g_autofree char *p = g_build_filename(dir, name, NULL);
-            if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-                rm_rf(p);
-            else
-                g_remove(p);
-        }
-        g_dir_close(d);
-    }
-    g_rmdir(dir);
-}
 
 static char *write_file(struct fx *f, const char *name, const char *data, gssize len)
 {
@@ -208,7 +109,7 @@ static int teardown(void **state)
     conf_free(f->cfg);
     db_close(f->db);
     if (f->dir)
-        rm_rf(f->dir);
+        rawdb_rm_rf(f->dir);
     g_free(f->qcow2);
     g_free(f->path);
     g_free(f->dir);
@@ -279,10 +180,10 @@ static JsonNode *request_len(struct fx *f, const char *method, const char *path,
 
     /* A refused request, or any read, leaves the database as it was. */
     if (expected >= 400 || strcmp(method, "GET") == 0)
-        before = db_dump(f->path);
+        before = rawdb_dump(f->path);
     admin_api_handle(f->api, &req, &resp);
     if (before != NULL) {
-        after = db_dump(f->path);
+        after = rawdb_dump(f->path);
         if (strcmp(before, after) != 0)
             fail_msg("%s %s (status %u) changed the database", method, path, resp.status);
     }
@@ -356,7 +257,7 @@ static char *strings(JsonObject *o, const char *member)
 
 static gint64 audit_rows(struct fx *f)
 {
-    return raw_int(f->path, "SELECT count(*) FROM audit_log");
+    return rawdb_int(f->path, "SELECT count(*) FROM audit_log");
 }
 
 /* Standard objects, made through the API. */
@@ -399,7 +300,7 @@ static void add_session(struct fx *f, const char *user, const char *pool, const 
         " SELECT u.id, u.name, p.id, p.name, 'vnc', '%s', '192.0.2.7', 1000, 1000"
         " FROM users u, pools p WHERE u.name = '%s' AND p.name = '%s'",
         state, user, pool);
-    raw_exec(f->path, sql);
+    rawdb_exec(f->path, sql);
 }
 
 /* ---- authorization, routing, bodies ---- */
@@ -630,8 +531,8 @@ static void test_users(void **state)
     assert_true(json_object_get_boolean_member(object(f->last), "ok"));
     assert_string_equal(json_object_get_string_member(object(f->last), "message"), "user 'alice' added");
     assert_int_equal(audit_rows(f), 1);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit_log WHERE actor = '" ACTOR "'"
-                                      " AND action = 'user.add' AND target = 'alice'"),
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM audit_log WHERE actor = '" ACTOR "'"
+                                        " AND action = 'user.add' AND target = 'alice'"),
                      1);
 
     u = object(request(f, "GET", "/v1/users/alice", NULL, 200));
@@ -697,8 +598,8 @@ static void test_users(void **state)
     request(f, "PUT", "/v1/users/alice/password", "{\"password\": \"\"}", 400);
     request(f, "PUT", "/v1/users/alice/password", "{\"password\": \"x\", \"old\": \"y\"}", 400);
     /* The audit log never holds a password. */
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit_log WHERE detail LIKE '%pass%'"
-                                      " OR detail LIKE '%$y$%'"),
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM audit_log WHERE detail LIKE '%pass%'"
+                                        " OR detail LIKE '%$y$%'"),
                      0);
 
     /* Removal. */
@@ -904,7 +805,7 @@ static void test_pools(void **state)
     request(f, "DELETE", "/v1/pools/p1", NULL, 409);
     assert_error_contains(f, "active session");
     request(f, "DELETE", "/v1/templates/base", NULL, 409);
-    raw_exec(f->path, "UPDATE sessions SET state = 'logged_off'");
+    rawdb_exec(f->path, "UPDATE sessions SET state = 'logged_off'");
     request(f, "DELETE", "/v1/pools/p1", NULL, 200);
     request(f, "DELETE", "/v1/pools/p1", NULL, 404);
     request(f, "GET", "/v1/pools/p1", NULL, 404);
@@ -1013,7 +914,7 @@ static void test_audit(void **state)
     add_user(f, "alice");
     add_user(f, "bob");
     request(f, "PUT", "/v1/users/alice/password", "{\"password\": \"changed pass\"}", 200);
-    raw_exec(f->path, "UPDATE audit_log SET ts = id * 100");
+    rawdb_exec(f->path, "UPDATE audit_log SET ts = id * 100");
 
     list = array(request(f, "GET", "/v1/audit", NULL, 200));
     assert_int_equal(json_array_get_length(list), 3);

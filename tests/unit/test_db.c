@@ -11,11 +11,10 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <glib/gstdio.h>
-#include <sqlite3.h>
 #include <string.h>
 
 #include "db/db.h"
+#include "tests/unit/rawdb.h"
 
 #define HASH "$y$j9T$abcdefghijklmnopqrstuv$0123456789abcdefghijklmnopqrstuvwxyzABCDE"
 #define HASH2 "$y$j9T$ABCDEFGHIJKLMNOPQRSTUV$0123456789abcdefghijklmnopqrstuvwxyzABCDE"
@@ -35,106 +34,6 @@ static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields
     return G_LOG_WRITER_HANDLED;
 }
 
-/* ---- a second connection ---- */
-
-static sqlite3 *raw_open(const char *path, int flags)
-{
-    sqlite3 *h = NULL;
-
-    if (sqlite3_open_v2(path, &h, flags, NULL) != SQLITE_OK)
-        fail_msg("cannot open %s: %s", path, h ? sqlite3_errmsg(h) : "out of memory");
-    sqlite3_busy_timeout(h, 5000);
-    return h;
-}
-
-/* Run SQL on the file through a connection of its own. */
-static void raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *h = raw_open(path, SQLITE_OPEN_READWRITE);
-    char *msg = NULL;
-
-    if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg);
-    sqlite3_close(h);
-}
-
-/* The first column of the first row of sql, read through a connection of its own. */
-static gint64 raw_int(const char *path, const char *sql)
-{
-    sqlite3 *h = raw_open(path, SQLITE_OPEN_READONLY);
-    sqlite3_stmt *st = NULL;
-    gint64 v;
-
-    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(h));
-    if (sqlite3_step(st) != SQLITE_ROW)
-        fail_msg("%s: no row", sql);
-    v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
-
-static char *raw_text(const char *path, const char *sql)
-{
-    sqlite3 *h = raw_open(path, SQLITE_OPEN_READONLY);
-    sqlite3_stmt *st = NULL;
-    char *v;
-
-    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(h));
-    if (sqlite3_step(st) != SQLITE_ROW)
-        fail_msg("%s: no row", sql);
-    v = g_strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
-
-/* Every row of every table (and the schema and its version) as text. Caller frees. */
-static char *db_dump(const char *path)
-{
-    GString *out = g_string_new(NULL);
-    sqlite3 *h = raw_open(path, SQLITE_OPEN_READONLY);
-    sqlite3_stmt *tables = NULL;
-
-    if (sqlite3_prepare_v2(h,
-                           "SELECT type, name, sql FROM sqlite_schema ORDER BY type, name", -1,
-                           &tables, NULL) != SQLITE_OK)
-        fail_msg("listing tables: %s", sqlite3_errmsg(h));
-    while (sqlite3_step(tables) == SQLITE_ROW) {
-        const char *type = (const char *)sqlite3_column_text(tables, 0);
-        const char *name = (const char *)sqlite3_column_text(tables, 1);
-        const char *sql = (const char *)sqlite3_column_text(tables, 2);
-        g_autofree char *select = NULL;
-        sqlite3_stmt *rows = NULL;
-
-        g_string_append_printf(out, "%s %s: %s\n", type, name, sql ? sql : "");
-        if (strcmp(type, "table") != 0)
-            continue;
-        select = g_strdup_printf("SELECT * FROM \"%s\" ORDER BY rowid", name);
-        if (sqlite3_prepare_v2(h, select, -1, &rows, NULL) != SQLITE_OK)
-            fail_msg("%s: %s", select, sqlite3_errmsg(h));
-        while (sqlite3_step(rows) == SQLITE_ROW) {
-            for (int c = 0; c < sqlite3_column_count(rows); c++) {
-                const unsigned char *t = sqlite3_column_text(rows, c);
-                g_string_append_printf(out, "%s%d:%s", c ? "|" : "  ",
-                                       sqlite3_column_type(rows, c), t ? (const char *)t : "NULL");
-            }
-            g_string_append_c(out, '\n');
-        }
-        sqlite3_finalize(rows);
-    }
-    sqlite3_finalize(tables);
-    if (sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &tables, NULL) != SQLITE_OK ||
-        sqlite3_step(tables) != SQLITE_ROW)
-        fail_msg("reading user_version: %s", sqlite3_errmsg(h));
-    g_string_append_printf(out, "user_version %d\n", sqlite3_column_int(tables, 0));
-    sqlite3_finalize(tables);
-    sqlite3_close(h);
-    return g_string_free(out, FALSE);
-}
-
 /* ---- fixture ---- */
 
 struct fx {
@@ -142,25 +41,6 @@ struct fx {
     char *path;
     struct db *db;
 };
-
-/* Remove dir and everything under it. */
-static void rm_rf(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    if (d != NULL) {
-        while ((name = g_dir_read_name(d)) != NULL) {
-            g_autofree char *p = g_build_filename(dir, name, NULL);
-            if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-                rm_rf(p);
-            else
-                g_remove(p);
-        }
-        g_dir_close(d);
-    }
-    g_rmdir(dir);
-}
 
 static int setup(void **state)
 {
@@ -180,7 +60,7 @@ static int setup(void **state)
     if (db_open(f->path, &f->db, &error) < 0) {
         print_error("db_open: %s\n", error->message);
         g_error_free(error);
-        rm_rf(f->dir);
+        rawdb_rm_rf(f->dir);
         g_free(f->path);
         g_free(f->dir);
         g_free(f);
@@ -197,7 +77,7 @@ static int teardown(void **state)
     int r = 0;
 
     db_close(f->db);
-    rm_rf(f->dir);
+    rawdb_rm_rf(f->dir);
     if (g_file_test(f->dir, G_FILE_TEST_EXISTS)) {
         print_error("%s was not removed\n", f->dir);
         r = -1;
@@ -214,7 +94,7 @@ static int teardown(void **state)
 
 static gint64 audit_rows(const struct fx *f)
 {
-    return raw_int(f->path, "SELECT count(*) FROM audit_log");
+    return rawdb_int(f->path, "SELECT count(*) FROM audit_log");
 }
 
 /* A change that must succeed and write exactly one audit row. The expression
@@ -235,9 +115,9 @@ static gint64 audit_rows(const struct fx *f)
 #define REFUSED(f, ecode, expr)                                                               \
     do {                                                                                     \
         GError *error = NULL;                                                                \
-        char *before_ = db_dump((f)->path);                                                  \
+        char *before_ = rawdb_dump((f)->path);                                                \
         int r_ = (expr);                                                                     \
-        char *after_ = db_dump((f)->path);                                                   \
+        char *after_ = rawdb_dump((f)->path);                                                 \
         if (r_ != -(ecode))                                                                   \
             fail_msg("%s returned %d, expected %d (%s)", #expr, r_, -(ecode),                 \
                      error ? error->message : "no error");                                   \
@@ -352,10 +232,10 @@ static void add_session(struct fx *f, const char *user, const char *pool, const 
         " SELECT u.id, u.name, p.id, p.name, 'rdp', '%s', 1000, 1000"
         " FROM users u, pools p WHERE u.name = '%s' AND p.name = '%s'",
         state, user, pool);
-    gint64 before = raw_int(f->path, "SELECT count(*) FROM sessions");
+    gint64 before = rawdb_int(f->path, "SELECT count(*) FROM sessions");
 
-    raw_exec(f->path, sql);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sessions"), before + 1);
+    rawdb_exec(f->path, sql);
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM sessions"), before + 1);
 }
 
 /* ---- opening ---- */
@@ -367,18 +247,18 @@ static void test_open_creates_schema(void **state)
 
     assert_int_equal(db_latest_schema_version(), 2);
     assert_int_equal(db_schema_version(f->db), 2);
-    assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+    assert_int_equal(rawdb_int(f->path, "PRAGMA user_version"), 2);
     /* journal_mode = WAL is stored in the file, so a second connection sees it. */
-    mode = raw_text(f->path, "PRAGMA journal_mode");
+    mode = rawdb_text(f->path, "PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND"
-                                      " name IN ('hosts', 'templates', 'pools', 'users', 'groups',"
-                                      " 'memberships', 'entitlements', 'vms', 'sessions',"
-                                      " 'tickets', 'audit_log')"),
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND"
+                                        " name IN ('hosts', 'templates', 'pools', 'users', 'groups',"
+                                        " 'memberships', 'entitlements', 'vms', 'sessions',"
+                                        " 'tickets', 'audit_log')"),
                      11);
     /* Migrating writes no audit rows and creates no objects. */
     assert_int_equal(audit_rows(f), 0);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM users"), 0);
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM users"), 0);
 }
 
 /* foreign_keys is a per-connection setting, so it is checked by its effect: the
@@ -393,14 +273,14 @@ static void test_open_foreign_keys_on(void **state)
     CHANGE_OK(f, db_group_add_user(f->db, "root", "staff", "alice", &error));
     CHANGE_OK(f, db_entitle(f->db, "root", "p1", "alice", NULL, &error));
     CHANGE_OK(f, db_entitle(f->db, "root", "p1", NULL, "staff", &error));
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM memberships"), 1);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM entitlements"), 2);
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM memberships"), 1);
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM entitlements"), 2);
 
     CHANGE_OK(f, db_user_remove(f->db, "root", "alice", &error));
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM memberships"), 0);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM entitlements"), 1);
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM memberships"), 0);
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM entitlements"), 1);
     CHANGE_OK(f, db_group_remove(f->db, "root", "staff", &error));
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM entitlements"), 0);
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM entitlements"), 0);
 }
 
 static void test_open_reopen_idempotent(void **state)
@@ -413,12 +293,12 @@ static void test_open_reopen_idempotent(void **state)
     CHANGE_OK(f, db_user_add(f->db, "root", "alice", "Alice", HASH, &error));
     db_close(f->db);
     f->db = NULL;
-    before = db_dump(f->path);
+    before = rawdb_dump(f->path);
 
     assert_int_equal(db_open(f->path, &f->db, &gerr), 0);
     assert_null(gerr);
     assert_int_equal(db_schema_version(f->db), 2);
-    after = db_dump(f->path);
+    after = rawdb_dump(f->path);
     assert_string_equal(before, after);
 
     u = get_user(f, "alice");
@@ -434,7 +314,7 @@ static void test_open_reopen_idempotent(void **state)
         db_close(second);
     }
     g_free(after);
-    after = db_dump(f->path);
+    after = rawdb_dump(f->path);
     assert_string_equal(before, after);
 }
 
@@ -447,8 +327,8 @@ static void test_open_newer_schema_refused(void **state)
 
     db_close(f->db);
     f->db = NULL;
-    raw_exec(f->path, "PRAGMA user_version = 3");
-    before = db_dump(f->path);
+    rawdb_exec(f->path, "PRAGMA user_version = 3");
+    before = rawdb_dump(f->path);
 
     assert_int_equal(db_open(f->path, &db, &error), -EPROTO);
     assert_null(db);
@@ -458,17 +338,17 @@ static void test_open_newer_schema_refused(void **state)
     assert_non_null(strstr(error->message, f->path));
     assert_non_null(strstr(error->message, "version 3"));
     g_clear_error(&error);
-    after = db_dump(f->path);
+    after = rawdb_dump(f->path);
     assert_string_equal(before, after);
 
-    raw_exec(f->path, "PRAGMA user_version = 1000");
+    rawdb_exec(f->path, "PRAGMA user_version = 1000");
     assert_int_equal(db_open(f->path, &db, &error), -EPROTO);
     assert_null(db);
     assert_non_null(strstr(error->message, f->path));
     g_clear_error(&error);
 
     /* Back at the version this binary knows, it opens again. */
-    raw_exec(f->path, "PRAGMA user_version = 2");
+    rawdb_exec(f->path, "PRAGMA user_version = 2");
     assert_int_equal(db_open(f->path, &f->db, &error), 0);
     assert_null(error);
 }
@@ -546,13 +426,13 @@ static void test_user_add_get(void **state)
 
     /* The audit rows say who did what. */
     {
-        g_autofree char *actors = raw_text(f->path, "SELECT group_concat(actor || ' ' || action || ' '"
-                                                    " || target || ' ' || user_name || ' ' || outcome,"
-                                                    " ';') FROM (SELECT * FROM audit_log ORDER BY id)");
+        g_autofree char *actors = rawdb_text(f->path, "SELECT group_concat(actor || ' ' || action || ' '"
+                                                      " || target || ' ' || user_name || ' ' || outcome,"
+                                                      " ';') FROM (SELECT * FROM audit_log ORDER BY id)");
         assert_string_equal(actors, "root user.add alice alice ok;aulad user.add bob bob ok");
     }
     /* The password hash never reaches the audit log. */
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit_log WHERE detail LIKE '%$y$%'"), 0);
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM audit_log WHERE detail LIKE '%$y$%'"), 0);
 
     READ_FAILS(ENOENT, db_user_get(f->db, "carol", &u, &error));
     READ_FAILS(ENOENT, db_user_get(f->db, "", &u, &error));
@@ -620,7 +500,7 @@ static void test_user_passwd(void **state)
     gint64 created;
 
     CHANGE_OK(f, db_user_add(f->db, "root", "alice", NULL, HASH, &error));
-    raw_exec(f->path, "UPDATE users SET created_at = 1000, password_changed_at = 1000");
+    rawdb_exec(f->path, "UPDATE users SET created_at = 1000, password_changed_at = 1000");
     CHANGE_OK(f, db_user_set_password(f->db, "root", "alice", HASH2, &error));
     u = get_user(f, "alice");
     assert_string_equal(u->password_hash, HASH2);
@@ -629,8 +509,8 @@ static void test_user_passwd(void **state)
     assert_true(u->password_changed_at > 1000);
     db_user_free(u);
     {
-        g_autofree char *last = raw_text(f->path, "SELECT action || ' ' || target || ' ' || detail"
-                                                  " FROM audit_log ORDER BY id DESC LIMIT 1");
+        g_autofree char *last = rawdb_text(f->path, "SELECT action || ' ' || target || ' ' || detail"
+                                                    " FROM audit_log ORDER BY id DESC LIMIT 1");
         assert_string_equal(last, "user.passwd alice ");
     }
 
@@ -658,11 +538,11 @@ static void test_user_remove(void **state)
     /* Not while the user has an active session; a logged-off one is history. */
     add_session(f, "alice", "p1", "disconnected");
     REFUSED(f, EBUSY, db_user_remove(f->db, "root", "alice", &error));
-    raw_exec(f->path, "UPDATE sessions SET state = 'logged_off'");
+    rawdb_exec(f->path, "UPDATE sessions SET state = 'logged_off'");
     CHANGE_OK(f, db_user_remove(f->db, "root", "alice", &error));
     /* The session keeps the user's name. */
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sessions WHERE user_id IS NULL"
-                                      " AND user_name = 'alice'"),
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM sessions WHERE user_id IS NULL"
+                                        " AND user_name = 'alice'"),
                      1);
 }
 
@@ -887,8 +767,8 @@ static void test_pool_add_get(void **state)
     assert_true(got->created_at > 0);
     db_pool_free(got);
     {
-        g_autofree char *row = raw_text(f->path, "SELECT action || ' ' || target || ' ' || pool_name"
-                                                 " || ' ' || detail FROM audit_log ORDER BY id DESC LIMIT 1");
+        g_autofree char *row = rawdb_text(f->path, "SELECT action || ' ' || target || ' ' || pool_name"
+                                                   " || ' ' || detail FROM audit_log ORDER BY id DESC LIMIT 1");
         assert_string_equal(row, "pool.create p1 p1 template=t1 min=1 max=5 spare=2");
     }
 
@@ -1014,8 +894,8 @@ static void test_pool_update(void **state)
     assert_int_equal(p->disconnect_timeout, 60);
     assert_int_equal(p->idle_timeout, 120);
     {
-        g_autofree char *row = raw_text(f->path, "SELECT action || ' ' || detail FROM audit_log"
-                                                 " ORDER BY id DESC LIMIT 1");
+        g_autofree char *row = rawdb_text(f->path, "SELECT action || ' ' || detail FROM audit_log"
+                                                   " ORDER BY id DESC LIMIT 1");
         assert_string_equal(row, "pool.set min=2 max=8 spare=3 persistent=1 protocols=vnc"
                                  " disconnect_timeout=60 idle_timeout=120 network=network:default vlan=0");
     }
@@ -1062,25 +942,25 @@ static void test_pool_remove(void **state)
     assert_int_equal(p->active_sessions, 1);
     db_pool_free(p);
     REFUSED(f, EBUSY, db_pool_remove(f->db, "root", "p1", &error));
-    raw_exec(f->path, "UPDATE sessions SET state = 'logged_off', ended_at = 2000");
+    rawdb_exec(f->path, "UPDATE sessions SET state = 'logged_off', ended_at = 2000");
     p = get_pool(f, "p1");
     assert_int_equal(p->active_sessions, 0);
     db_pool_free(p);
 
     /* VMs that are not deleted keep the pool too. */
     CHANGE_OK(f, db_host_ensure(f->db, NULL, "localhost", "qemu:///system", &error));
-    raw_exec(f->path, "INSERT INTO vms (name, pool_id, host_id, state, state_since, created_at)"
-                      " SELECT 'p1-1', p.id, h.id, 'ready', 1, 1 FROM pools p, hosts h");
+    rawdb_exec(f->path, "INSERT INTO vms (name, pool_id, host_id, state, state_since, created_at)"
+                        " SELECT 'p1-1', p.id, h.id, 'ready', 1, 1 FROM pools p, hosts h");
     REFUSED(f, EBUSY, db_pool_remove(f->db, "root", "p1", &error));
-    raw_exec(f->path, "UPDATE vms SET state = 'deleted'");
+    rawdb_exec(f->path, "UPDATE vms SET state = 'deleted'");
 
     CHANGE_OK(f, db_pool_remove(f->db, "root", "p1", &error));
     READ_FAILS(ENOENT, db_pool_get(f->db, "p1", &p, &error));
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM vms"), 0);
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM entitlements"), 0);
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM vms"), 0);
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM entitlements"), 0);
     /* Session history survives, with the pool's name. */
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sessions WHERE pool_id IS NULL"
-                                      " AND pool_name = 'p1'"),
+    assert_int_equal(rawdb_int(f->path, "SELECT count(*) FROM sessions WHERE pool_id IS NULL"
+                                        " AND pool_name = 'p1'"),
                      1);
     REFUSED(f, ENOENT, db_pool_remove(f->db, "root", "p1", &error));
 }
@@ -1139,9 +1019,9 @@ static void test_entitlements(void **state)
     CHANGE_OK(f, db_entitle(f->db, "root", "p2", NULL, "staff", &error));
     CHANGE_OK(f, db_entitle(f->db, "root", "p3", "bob", NULL, &error));
     {
-        g_autofree char *row = raw_text(f->path, "SELECT actor || ' ' || action || ' ' || target"
-                                                 " || ' ' || coalesce(user_name, '-') || ' ' || pool_name"
-                                                 " FROM audit_log ORDER BY id DESC LIMIT 1");
+        g_autofree char *row = rawdb_text(f->path, "SELECT actor || ' ' || action || ' ' || target"
+                                                   " || ' ' || coalesce(user_name, '-') || ' ' || pool_name"
+                                                   " FROM audit_log ORDER BY id DESC LIMIT 1");
         assert_string_equal(row, "root entitle user:bob bob p3");
     }
 
@@ -1276,7 +1156,7 @@ static void add_audit_entries(struct fx *f)
     CHANGE_OK(f, db_audit_add(f->db, "bob", "a2", "x", "bob", "p1", "refused", "d", &error));
     CHANGE_OK(f, db_audit_add(f->db, "alice", "a3", "x", "alice", "p2", "denied", NULL, &error));
     CHANGE_OK(f, db_audit_add(f->db, NULL, "a4", NULL, NULL, NULL, "failed", NULL, &error));
-    raw_exec(f->path, "UPDATE audit_log SET ts = id * 100");
+    rawdb_exec(f->path, "UPDATE audit_log SET ts = id * 100");
 }
 
 /* The actions of list, comma-separated. Caller frees. */
@@ -1371,10 +1251,10 @@ static void test_counts(void **state)
     CHANGE_OK(f, db_user_add(f->db, "root", "bob", NULL, HASH, &error));
     CHANGE_OK(f, db_group_add(f->db, "root", "staff", &error));
     CHANGE_OK(f, db_host_ensure(f->db, NULL, "localhost", "qemu:///system", &error));
-    raw_exec(f->path, "INSERT INTO vms (name, pool_id, host_id, state, state_since, created_at, seq)"
-                      " SELECT 'vm' || x.n, p.id, h.id, x.s, 1, 1, x.n FROM pools p, hosts h,"
-                      " (SELECT 1 AS n, 'ready' AS s UNION SELECT 2, 'in_use'"
-                      "  UNION SELECT 3, 'deleted') x");
+    rawdb_exec(f->path, "INSERT INTO vms (name, pool_id, host_id, state, state_since, created_at, seq)"
+                        " SELECT 'vm' || x.n, p.id, h.id, x.s, 1, 1, x.n FROM pools p, hosts h,"
+                        " (SELECT 1 AS n, 'ready' AS s UNION SELECT 2, 'in_use'"
+                        "  UNION SELECT 3, 'deleted') x");
     add_session(f, "alice", "p1", "connected");
     add_session(f, "bob", "p1", "waiting_for_vm");
     add_session(f, "bob", "p1", "logged_off");

@@ -9,13 +9,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <string.h>
 
 #include "broker/conf.h"
 #include "broker/pool.h"
 #include "db/db.h"
+#include "tests/unit/rawdb.h"
 #include "vmm/conn.h"
 #include "vmm/storage.h"
 
@@ -26,21 +26,6 @@ struct fx {
     struct pool_mgr *mgr;
     virConnectPtr conn; /* our own view of the test driver */
 };
-
-static void rm_rf(const char *dir)
-{
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, name, NULL);
-        if (g_file_test(p, G_FILE_TEST_IS_DIR))
-            rm_rf(p);
-        else
-            g_unlink(p);
-    }
-    g_rmdir(dir);
-}
 
 /* Run the main loop until cond holds or timeout_ms passes. */
 static gboolean wait_for(gboolean (*cond)(struct fx *f, const void *arg), struct fx *f, const void *arg,
@@ -141,7 +126,7 @@ static int teardown(void **state)
     virConnectClose(f->conn);
     db_close(f->db);
     conf_free(f->cfg);
-    rm_rf(f->dir);
+    rawdb_rm_rf(f->dir);
     g_free(f->dir);
     g_free(f);
     return 0;
