@@ -126,6 +126,12 @@ static void test_transitions(void **state)
     assert_true(vm->retry_at >= vm->state_since + 30);
     assert_int_equal(vm->started_at, 0);
     db_vm_free(vm);
+    /* Retrying (back to provisioning) keeps the count, so the next failure waits longer. */
+    assert_int_equal(db_vm_transition(f->db, "test", "aula-lab-1", NULL, "provisioning", NULL, 0, NULL), 0);
+    assert_int_equal(db_vm_transition(f->db, "test", "aula-lab-1", NULL, "error", "again", 60, NULL), 0);
+    assert_int_equal(db_vm_get(f->db, "aula-lab-1", &vm, NULL), 0);
+    assert_int_equal(vm->attempts, 2);
+    db_vm_free(vm);
     assert_int_equal(db_vm_transition(f->db, "test", "aula-lab-1", NULL, "ready", NULL, 0, NULL), 0);
     assert_int_equal(db_vm_get(f->db, "aula-lab-1", &vm, NULL), 0);
     assert_null(vm->error);

@@ -378,6 +378,48 @@ static void test_errors_do_not_block(void **state)
     }
 }
 
+/* A pool with spare 0: a login still gets a desktop, made for it. */
+static void test_spare_zero_serves_logins(void **state)
+{
+    struct fx *f = *state;
+    struct db_pool *p = NULL;
+    struct alloc_result a;
+    const int none = 0;
+
+    assert_int_equal(db_pool_get(f->db, "lab", &p, NULL), 0);
+    p->min_size = 0;
+    p->spare = 0;
+    assert_int_equal(db_pool_update(f->db, "test", "lab", p, NULL), 0);
+    db_pool_free(p);
+    pool_mgr_kick(f->mgr);
+    assert_true(wait_for(total_n, f, &none, 10000));
+    allocate(f, "alice", &a);
+    assert_int_equal(a.r, 0);
+    assert_non_null(a.vm);
+    assert_int_equal(count_state(f, "lab", "assigned"), 1);
+    alloc_clear(&a);
+}
+
+/* The memory budget holds: no VM beyond it, and the pool says why. */
+static void test_memory_budget(void **state)
+{
+    struct fx *f = *state;
+    const int one = 1;
+    const char *note;
+
+    f->cfg->memory_budget_mib = 300; /* room for one 256 MiB VM */
+    pool_mgr_kick(f->mgr);
+    assert_true(wait_for(total_n, f, &one, 10000));
+    for (int i = 0; i < 200; i++) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    assert_int_equal(count_state(f, "lab", NULL), 1);
+    note = pool_mgr_pool_note(f->mgr, "lab");
+    assert_non_null(note);
+    assert_non_null(strstr(note, "would exceed the memory budget of 300 MiB"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +429,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_destroy_and_replace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_do_not_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spare_zero_serves_logins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_budget, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
