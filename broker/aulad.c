@@ -175,8 +175,10 @@ static gboolean on_reload(gpointer data)
         g_warning("SIGHUP: reloaded %s; changed settings that need a restart: %s", d->config_path,
                   list);
     } else {
-        g_message("SIGHUP: reloaded %s (log_level = %s, admin_group = %s)", d->config_path,
-                  d->cfg->log_level, d->cfg->admin_group);
+        g_message("SIGHUP: reloaded %s (log_level = %s, admin_group = %s, allocate_timeout = %d,"
+                  " memory_budget_mib = %d, memory_reserve_mib = %d)", d->config_path,
+                  d->cfg->log_level, d->cfg->admin_group, d->cfg->allocate_timeout,
+                  d->cfg->memory_budget_mib, d->cfg->memory_reserve_mib);
     }
     pool_mgr_kick(d->pools);
     return G_SOURCE_CONTINUE;
