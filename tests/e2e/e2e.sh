@@ -12,8 +12,12 @@ need_libvirt
 # parallel, so one builds while the others wait.
 GUEST=$top_builddir/images/testguest
 mkdir -p "$top_builddir/images"
-if ! flock "$top_builddir/images/.testguest.lock" \
-    "$top_srcdir/packaging/images/testguest/build.sh" "$GUEST" >"$TMP/guest-build.log" 2>&1; then
+build_guest() {
+    flock "$top_builddir/images/.testguest.lock" \
+        "$top_srcdir/packaging/images/testguest/build.sh" "$GUEST" >"$TMP/guest-build.log" 2>&1
+}
+# The kernel package is downloaded with apt: stale package lists are renewed once.
+if ! build_guest && ! { apt-get update -q >/dev/null 2>&1 && build_guest; }; then
     tail -5 "$TMP/guest-build.log"
     grep -qi "download\|fetch\|resolve\|network" "$TMP/guest-build.log" &&
         skip "the testguest cannot be built here (its kernel package cannot be downloaded)"
