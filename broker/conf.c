@@ -247,11 +247,8 @@ static int scan_lines(const char *path, const char *text, GHashTable *keys, GErr
 
 int conf_load(const char *path, struct conf **cfgp, GError **error)
 {
-    g_autoptr(GHashTable) keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) err = NULL;
     g_autofree char *text = NULL;
-    struct conf *cfg = NULL;
     gsize len = 0;
     int r;
 
@@ -260,6 +257,17 @@ int conf_load(const char *path, struct conf **cfgp, GError **error)
         g_set_error(error, CONF_ERROR, -r, "%s", err->message);
         return r;
     }
+    return conf_parse(path, text, len, cfgp, error);
+}
+
+int conf_parse(const char *path, const char *text, gsize len, struct conf **cfgp, GError **error)
+{
+    g_autoptr(GHashTable) keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) err = NULL;
+    struct conf *cfg = NULL;
+    int r;
+
     if (memchr(text, '\0', len) != NULL || !g_utf8_validate(text, len, NULL)) {
         g_set_error(error, CONF_ERROR, EINVAL, "%s: not a UTF-8 text file", path);
         return -EINVAL;

@@ -38,6 +38,9 @@ void conf_free(struct conf *cfg);
  * "path:line: reason" in *error; -ENOENT if the file is missing. */
 int conf_load(const char *path, struct conf **cfgp, GError **error);
 
+/* The same for text already read (len bytes; path names it in messages). */
+int conf_parse(const char *path, const char *text, gsize len, struct conf **cfgp, GError **error);
+
 /* Write cfg as a complete, commented config file. */
 void conf_dump(const struct conf *cfg, FILE *out);
 /* Write the settings as roff for the SETTINGS section of aulad.conf(5). */
