@@ -181,11 +181,12 @@ static struct deferred *defer(const struct admin_request *req, struct admin_resp
     return d;
 }
 
-/* Answer a deferred request: success (status) with its message, or the error. */
-static void deferred_finish(struct deferred *d, int status, const GError *err)
+/* Answer a deferred request: success (status), or the error of r (-errno)
+ * with err's message. */
+static void deferred_finish(struct deferred *d, int status, int r, const GError *err)
 {
-    if (err)
-        d->reply(status_for_errno(err->code), admin_api_error_body(status_for_errno(err->code), err->message),
+    if (r < 0)
+        d->reply(status_for_errno(-r), admin_api_error_body(status_for_errno(-r), err ? err->message : g_strerror(-r)),
                  d->data);
     else
         d->reply(status, ok_body(d->message), d->data);
@@ -676,7 +677,7 @@ static gboolean check_file(const char *what, const char *path, gboolean qcow2,
 
 static void on_template_added(int r, const GError *err, gpointer data)
 {
-    deferred_finish(data, 201, r < 0 ? err : NULL);
+    deferred_finish(data, 201, r, err);
 }
 
 /* Validate, then import the disk (and kernel, initrd) through libvirt in a
@@ -1166,7 +1167,7 @@ static void handle_vm_action(struct admin_api *api, const struct admin_request *
 
 static void on_vm_job_done(int r, const GError *err, gpointer data)
 {
-    deferred_finish(data, 200, r < 0 ? err : NULL);
+    deferred_finish(data, 200, r, err);
 }
 
 static void handle_snapshot_list(struct admin_api *api, const struct admin_request *req,
@@ -1244,7 +1245,7 @@ static void on_allocated(int r, const GError *err, const char *vm, gpointer data
     struct alloc_ctx *c = data;
 
     if (r < 0) {
-        c->reply(status_for_errno(err->code), admin_api_error_body(status_for_errno(err->code), err->message),
+        c->reply(status_for_errno(-r), admin_api_error_body(status_for_errno(-r), err ? err->message : g_strerror(-r)),
                  c->data);
     } else {
         g_autoptr(JsonBuilder) b = json_builder_new();

@@ -46,6 +46,7 @@ struct pool_mgr {
     int in_flight;
     gboolean synced;           /* the database was reconciled with libvirt since connecting */
     struct vmm_host_info *host; /* facts of the host at the last connect, or NULL */
+    gboolean stopping;         /* aulad is stopping: no new work */
     char *host_error;          /* why the host cannot be used, or NULL */
 };
 
@@ -77,6 +78,7 @@ struct job {
 struct waiter {
     struct pool_mgr *mgr;
     char *actor, *user, *pool;
+    gboolean start_tried; /* the user's own VM was started for this login */
     pool_alloc_fn done;
     gpointer data;
     guint timeout;
@@ -325,12 +327,19 @@ static void vm_failed(struct pool_mgr *mgr, struct job *j)
     g_autoptr(GError) err = NULL;
     struct db_vm *vm = NULL;
     int64_t attempts = 0;
+    gboolean vm_owned = FALSE;
 
-    if (db_vm_get(mgr->db, j->vm, &vm, NULL) == 0)
+    /* Spares are retried by the reconciler; an owned VM waits for its owner or an admin. */
+    if (db_vm_get(mgr->db, j->vm, &vm, NULL) == 0) {
         attempts = vm->attempts;
+        vm_owned = vm->owner != NULL;
+    }
     db_vm_free(vm);
-    g_warning("VM %s: %s failed: %s (retrying in %" G_GINT64_FORMAT " s)", j->vm, op_names[j->op],
-              j->error ? j->error->message : "unknown error", retry_after(attempts));
+    if (vm_owned)
+        g_warning("VM %s: %s failed: %s", j->vm, op_names[j->op], j->error ? j->error->message : "unknown error");
+    else
+        g_warning("VM %s: %s failed: %s (retrying in %" G_GINT64_FORMAT " s)", j->vm, op_names[j->op],
+                  j->error ? j->error->message : "unknown error", retry_after(attempts));
     if (db_vm_transition(mgr->db, j->actor, j->vm, NULL, "error",
                          j->error ? j->error->message : "unknown error", retry_after(attempts), &err) < 0)
         g_warning("VM %s: %s", j->vm, err->message);
@@ -369,6 +378,25 @@ static void import_finish(struct pool_mgr *mgr, struct job *j)
 
 static void service_waiters(struct pool_mgr *mgr);
 
+/* Events for a busy VM are not acted on; after a long job (a backup, a
+ * snapshot, a revert) see whether the domain still runs as recorded. */
+static void recheck_domain(struct pool_mgr *mgr, const char *name)
+{
+    static const char *const running[] = { "ready", "assigned", "in_use", NULL };
+    virConnectPtr conn = vmm_conn_get(mgr->vconn);
+    virDomainPtr dom = conn ? virDomainLookupByName(conn, name) : NULL;
+    struct db_vm *vm = NULL;
+
+    if (dom && virDomainIsActive(dom) == 0 && db_vm_get(mgr->db, name, &vm, NULL) == 0 &&
+        g_strv_contains(running, vm->state)) {
+        g_message("VM %s is no longer running", name);
+        vm_move(mgr, ACTOR, name, running, "stopped");
+    }
+    db_vm_free(vm);
+    if (dom)
+        virDomainFree(dom);
+}
+
 static gboolean job_finish(gpointer data)
 {
     static const char *const any_prov[] = { "provisioning", NULL };
@@ -398,6 +426,7 @@ static gboolean job_finish(gpointer data)
         else
             g_warning("%s: %s of VM %s failed: %s", j->actor, what, j->vm, j->error->message);
         j->done(j->r, j->error, j->done_data);
+        recheck_domain(mgr, j->vm);
     } else if (j->op == OP_DELETE_UNKNOWN) {
         if (j->r < 0)
             g_warning("cannot remove unknown domain %s: %s", j->vm, j->error->message);
@@ -721,7 +750,7 @@ static void reconcile(struct pool_mgr *mgr)
     g_autoptr(GPtrArray) pools = NULL;
     int64_t mem_used;
 
-    if (!mgr->synced || vmm_conn_get(mgr->vconn) == NULL)
+    if (mgr->stopping || !mgr->synced || vmm_conn_get(mgr->vconn) == NULL)
         return;
     if (db_pool_list(mgr->db, &pools, NULL) < 0)
         return;
@@ -757,10 +786,19 @@ void pool_mgr_kick(struct pool_mgr *mgr)
 
 static void service_waiters(struct pool_mgr *mgr);
 
+static void on_connected(void *data);
+
 static gboolean on_tick(gpointer data)
 {
-    service_waiters(data);
-    reconcile_soon(data);
+    struct pool_mgr *mgr = data;
+
+    if (mgr->stopping)
+        return G_SOURCE_CONTINUE;
+    /* Connected, but the host or the storage pool failed: try again. */
+    if (!mgr->synced && vmm_conn_get(mgr->vconn) != NULL)
+        on_connected(mgr);
+    service_waiters(mgr);
+    reconcile_soon(mgr);
     return G_SOURCE_CONTINUE;
 }
 
@@ -805,6 +843,11 @@ static void sync_with_libvirt(struct pool_mgr *mgr)
     int n;
 
     n = virConnectListAllDomains(conn, &list, 0);
+    if (n < 0) {
+        /* Without the list every VM would look gone: try again later. */
+        g_warning("cannot list libvirt's domains: %s (retrying)", vmm_last_error());
+        return;
+    }
     for (int i = 0; i < n; i++) {
         const char *name = virDomainGetName(list[i]);
         if (g_str_has_prefix(name, "aula-"))
@@ -868,10 +911,13 @@ static void sync_with_libvirt(struct pool_mgr *mgr)
             for (int i = 0; i < nv; i++) {
                 const char *vname = virStorageVolGetName(vols[i]);
                 g_autofree char *vm = g_str_has_suffix(vname, ".qcow2") ? g_strndup(vname, strlen(vname) - 6) : NULL;
-                gboolean stray_vm = vm && g_str_has_prefix(vm, "aula-") && !g_hash_table_contains(known, vm) &&
-                                    !g_hash_table_contains(domains, vm);
-                /* A template's volumes outlive it when libvirt was away at its removal. */
-                gboolean stray_tmpl = strstr(vname, ".template.") && !g_hash_table_contains(tvols, vname);
+                gboolean is_tmpl = strstr(vname, ".template.") != NULL;
+                /* Only what is neither a known VM's nor a template's disk is
+                 * removed; template volumes outlive a template whose removal
+                 * found libvirt away. */
+                gboolean stray_vm = !is_tmpl && vm && g_str_has_prefix(vm, "aula-") &&
+                                    !g_hash_table_contains(known, vm) && !g_hash_table_contains(domains, vm);
+                gboolean stray_tmpl = is_tmpl && !g_hash_table_contains(tvols, vname);
                 if (stray_vm || stray_tmpl) {
                     g_warning("removing leftover volume %s (no %s of that name)", vname, stray_vm ? "VM" : "template");
                     if (virStorageVolDelete(vols[i], 0) < 0)
@@ -898,13 +944,16 @@ static void on_connected(void *data)
     struct vmm_host_info *host = NULL;
 
     vmm_hypervisor_parse(mgr->cfg->hypervisor, &pref);
-    g_clear_pointer(&mgr->host_error, g_free);
     if (vmm_host_read(conn, pref, &host, &err) < 0) {
-        /* hypervisor = kvm on a host without it: nothing can start. */
+        /* hypervisor = kvm on a host without it: nothing can start. Said
+         * once; the check repeats every tick. */
+        if (g_strcmp0(mgr->host_error, err->message) != 0)
+            g_warning("%s", err->message);
+        g_free(mgr->host_error);
         mgr->host_error = g_strdup(err->message);
-        g_warning("%s", err->message);
         return;
     }
+    g_clear_pointer(&mgr->host_error, g_free);
     vmm_host_info_free(mgr->host);
     mgr->host = host;
     g_message("libvirt %s (libvirt %s, %d CPUs, %" G_GINT64_FORMAT " MiB): VMs run as %s domains",
@@ -919,6 +968,8 @@ static void on_connected(void *data)
         g_warning("%s", mgr->host_error);
         return;
     }
+    if (mgr->synced)
+        return;
     sync_with_libvirt(mgr);
     reconcile_soon(mgr);
 }
@@ -999,6 +1050,7 @@ static void waiter_free(struct waiter *w);
 
 void pool_mgr_cancel_waiters(struct pool_mgr *mgr)
 {
+    mgr->stopping = TRUE;
     while (mgr->waiters) {
         struct waiter *w = mgr->waiters->data;
         GError *err = g_error_new(POOL_ERROR, ECANCELED, "aulad is stopping");
@@ -1031,6 +1083,20 @@ void pool_mgr_free(struct pool_mgr *mgr)
     g_free(mgr);
 }
 
+/* Answer done with an error at once. */
+static void done_now(pool_done_fn done, gpointer data, int err, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+static void done_now(pool_done_fn done, gpointer data, int err, const char *fmt, ...)
+{
+    va_list ap;
+    GError *e;
+
+    va_start(ap, fmt);
+    e = g_error_new_valist(POOL_ERROR, err, fmt, ap);
+    va_end(ap);
+    done(-err, e, data);
+    g_error_free(e);
+}
+
 /* Volume names of a template: <name>.template.qcow2, .kernel, .initrd. */
 static char *template_volume(const char *name, const char *kind)
 {
@@ -1043,6 +1109,10 @@ void pool_mgr_template_add(struct pool_mgr *mgr, const char *actor, const struct
     struct job *j;
     struct db_template *t;
 
+    if (mgr->stopping) {
+        done_now(done, data, ECANCELED, "aulad is stopping");
+        return;
+    }
     /* A second import of the same name would share (and, failing, delete)
      * the first one's volume. */
     if (g_hash_table_contains(mgr->importing, tmpl->name)) {
@@ -1157,6 +1227,14 @@ static gboolean waiter_try(struct pool_mgr *mgr, struct waiter *w)
         w->done(r, err, NULL, w->data);
         return TRUE;
     }
+    /* It was started for this login and failed: say why rather than loop. */
+    if (w->start_tried && strcmp(vm->state, "error") == 0 && !is_busy(mgr, vm->name)) {
+        g_autoptr(GError) why = g_error_new(POOL_ERROR, EIO, "your desktop %s cannot start: %s", vm->name,
+                                            vm->error ? vm->error : "unknown error");
+        w->done(-EIO, why, NULL, w->data);
+        db_vm_free(vm);
+        return TRUE;
+    }
     /* The user's own VM may be off (a persistent desktop): start it and wait. */
     if (g_strv_contains(startable, vm->state) || is_busy(mgr, vm->name) ||
         strcmp(vm->state, "starting") == 0 || strcmp(vm->state, "recycling") == 0) {
@@ -1167,8 +1245,10 @@ static gboolean waiter_try(struct pool_mgr *mgr, struct waiter *w)
                 db_vm_free(vm);
                 return TRUE;
             }
-            if (db_vm_transition(mgr->db, w->actor, vm->name, startable, "starting", NULL, 0, NULL) == 0)
+            if (db_vm_transition(mgr->db, w->actor, vm->name, startable, "starting", NULL, 0, NULL) == 0) {
                 queue_simple(mgr, OP_START, vm, w->actor);
+                w->start_tried = TRUE;
+            }
         }
         db_vm_free(vm);
         return FALSE;
@@ -1213,8 +1293,14 @@ static gboolean on_waiter_timeout(gpointer data)
 void pool_mgr_allocate(struct pool_mgr *mgr, const char *actor, const char *user, const char *pool,
                        pool_alloc_fn done, gpointer data)
 {
-    struct waiter *w = g_new0(struct waiter, 1);
+    struct waiter *w;
 
+    if (mgr->stopping) {
+        g_autoptr(GError) err = g_error_new(POOL_ERROR, ECANCELED, "aulad is stopping");
+        done(-ECANCELED, err, NULL, data);
+        return;
+    }
+    w = g_new0(struct waiter, 1);
     w->mgr = mgr;
     w->actor = g_strdup(actor);
     w->user = g_strdup(user);
@@ -1241,6 +1327,10 @@ int pool_mgr_release(struct pool_mgr *mgr, const char *actor, const char *name, 
     r = db_vm_get(mgr->db, name, &vm, error);
     if (r == 0)
         r = db_pool_get(mgr->db, vm->pool, &p, error);
+    if (r == 0 && !p->persistent && (mgr->stopping || vmm_conn_get(mgr->vconn) == NULL)) {
+        g_set_error(error, POOL_ERROR, EAGAIN, "libvirt is not connected: try again later");
+        r = -EAGAIN;
+    }
     if (r == 0 && vm->owner == NULL) {
         g_set_error(error, POOL_ERROR, EINVAL, "VM %s is not assigned to anyone", name);
         r = -EINVAL;
@@ -1257,8 +1347,12 @@ int pool_mgr_release(struct pool_mgr *mgr, const char *actor, const char *name, 
             vm_move(mgr, actor, name, NULL, "assigned");
     } else if (r == 0) {
         r = db_vm_transition(mgr->db, actor, name, held, "recycling", NULL, 0, error);
-        if (r == 0)
-            r = db_vm_set_owner(mgr->db, actor, name, NULL, error);
+        /* Recycling now: the reset is queued even if disowning fails (the
+         * VM then comes back as its owner's, assigned, not lost). */
+        if (r == 0 && db_vm_set_owner(mgr->db, actor, name, NULL, error) < 0) {
+            g_warning("VM %s: %s", name, (*error)->message);
+            g_clear_error(error);
+        }
         if (r == 0) {
             g_message("%s released VM %s of %s: resetting it to its template", actor, name, vm->owner);
             vm->owner = (g_free(vm->owner), NULL);
@@ -1279,8 +1373,9 @@ int pool_mgr_vm_action(struct pool_mgr *mgr, const char *actor, const char *name
     int r;
 
     r = db_vm_get(mgr->db, name, &vm, error);
-    if (r == 0 && vmm_conn_get(mgr->vconn) == NULL) {
-        g_set_error(error, POOL_ERROR, EAGAIN, "libvirt is not connected: try again later");
+    if (r == 0 && (mgr->stopping || vmm_conn_get(mgr->vconn) == NULL)) {
+        g_set_error(error, POOL_ERROR, EAGAIN, mgr->stopping ? "aulad is stopping"
+                                                             : "libvirt is not connected: try again later");
         r = -EAGAIN;
     }
     if (r == 0 && is_busy(mgr, name)) {
@@ -1319,20 +1414,6 @@ out:
     return r;
 }
 
-/* Answer done with an error at once. */
-static void done_now(pool_done_fn done, gpointer data, int err, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
-static void done_now(pool_done_fn done, gpointer data, int err, const char *fmt, ...)
-{
-    va_list ap;
-    GError *e;
-
-    va_start(ap, fmt);
-    e = g_error_new_valist(POOL_ERROR, err, fmt, ap);
-    va_end(ap);
-    done(-err, e, data);
-    g_error_free(e);
-}
-
 /* Checks shared by snapshot and backup: the VM exists, libvirt is there, it is idle. */
 static struct db_vm *vm_for_disk_op(struct pool_mgr *mgr, const char *name, pool_done_fn done,
                                     gpointer data)
@@ -1344,7 +1425,9 @@ static struct db_vm *vm_for_disk_op(struct pool_mgr *mgr, const char *name, pool
         done(-err->code, err, data);
         return NULL;
     }
-    if (vmm_conn_get(mgr->vconn) == NULL)
+    if (mgr->stopping)
+        done_now(done, data, ECANCELED, "aulad is stopping");
+    else if (vmm_conn_get(mgr->vconn) == NULL)
         done_now(done, data, EAGAIN, "libvirt is not connected: try again later");
     else if (is_busy(mgr, name))
         done_now(done, data, EBUSY, "VM %s is busy (%s): try again later", name,

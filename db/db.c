@@ -1013,20 +1013,11 @@ int db_pool_remove(struct db *db, const char *actor, const char *name, GError **
                  "pool '%s' has %" G_GINT64_FORMAT " active session(s): log them off first", name,
                  active);
     if (r == 0)
-        r = sql_count(db, "SELECT count(*) FROM vms WHERE pool_id = ? AND state <> 'deleted'", id,
-                        &vms, error);
+        r = sql_count(db, "SELECT count(*) FROM vms WHERE pool_id = ?", id, &vms, error);
     if (r == 0 && vms > 0)
         r = sql_fail(error, EBUSY,
-                 "pool '%s' still has %" G_GINT64_FORMAT " VM(s): destroy them first",
+                 "pool '%s' still has %" G_GINT64_FORMAT " VM(s): set --min 0 --spare 0 and wait for them to go (or vm destroy them)",
                  name, vms);
-    if (r == 0) {
-        sqlite3_stmt *st = NULL;
-        r = sql_prepare(db, "DELETE FROM vms WHERE pool_id = ? AND state = 'deleted'", &st, error);
-        if (r == 0) {
-            sqlite3_bind_int64(st, 1, id);
-            r = sql_step_done(db, st, error, "removing deleted VMs");
-        }
-    }
     if (r == 0)
         r = sql_delete_row(db, SQL_KIND_POOL, id, error);
     if (r == 0)

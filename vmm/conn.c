@@ -64,9 +64,22 @@ static const char *close_reason(int reason)
     }
 }
 
-static gboolean close_later(gpointer conn)
+static void on_close(virConnectPtr conn, int reason, void *opaque);
+
+/* A lost connection, to let go of outside libvirt's callback. */
+struct dead_conn {
+    virConnectPtr conn;
+    int lifecycle_id;
+};
+
+static gboolean close_later(gpointer data)
 {
-    virConnectClose(conn);
+    struct dead_conn *d = data;
+
+    virConnectDomainEventDeregisterAny(d->conn, d->lifecycle_id);
+    virConnectUnregisterCloseCallback(d->conn, on_close);
+    virConnectClose(d->conn);
+    g_free(d);
     return G_SOURCE_REMOVE;
 }
 
@@ -78,10 +91,15 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
     if (c->closing || c->conn != conn)
         return;
     g_warning("libvirt %s: connection lost (%s); reconnecting", c->uri, close_reason(reason));
-    /* The dead connection is released from an idle callback, not from inside libvirt's own callback. */
-    virConnectDomainEventDeregisterAny(c->conn, c->lifecycle_id);
-    virConnectUnregisterCloseCallback(c->conn, on_close);
-    g_idle_add(close_later, c->conn);
+    /* The dead connection is released from an idle callback: libvirt holds
+     * the close callback's lock while it runs this one, and unregistering
+     * from here would wait for that lock forever. */
+    {
+        struct dead_conn *d = g_new(struct dead_conn, 1);
+        d->conn = c->conn;
+        d->lifecycle_id = c->lifecycle_id;
+        g_idle_add(close_later, d);
+    }
     c->conn = NULL;
     g_free(c->error);
     c->error = g_strdup(close_reason(reason));

@@ -100,7 +100,16 @@ static int read_vol(virStorageVolPtr vol, struct vmm_vol_info *info, GError **er
         g_free(v.backing);
         return r;
     }
-    info->path = virStorageVolGetPath(vol);
+    {
+        char *path = virStorageVolGetPath(vol);
+        if (path == NULL) {
+            g_free(v.format);
+            g_free(v.backing);
+            return fail(error, EIO, "cannot read the path of volume", virStorageVolGetName(vol));
+        }
+        info->path = g_strdup(path);
+        free(path);
+    }
     info->format = v.format ? v.format : g_strdup("unknown");
     info->backing = v.backing && *v.backing ? v.backing : (g_free(v.backing), NULL);
     info->capacity = vi.capacity;
@@ -310,7 +319,16 @@ static int create_vol(virConnectPtr conn, const char *pool, const char *xml, vir
     virStoragePoolFree(p);
     if (made == NULL)
         return fail(error, EIO, "cannot create volume", vol);
-    *pathp = virStorageVolGetPath(made);
+    {
+        char *path = virStorageVolGetPath(made);
+        if (path == NULL) {
+            int r = fail(error, EIO, "cannot read the path of volume", vol);
+            virStorageVolFree(made);
+            return r;
+        }
+        *pathp = g_strdup(path);
+        free(path);
+    }
     virStorageVolFree(made);
     return 0;
 }

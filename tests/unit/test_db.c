@@ -947,12 +947,15 @@ static void test_pool_remove(void **state)
     assert_int_equal(p->active_sessions, 0);
     db_pool_free(p);
 
-    /* VMs that are not deleted keep the pool too. */
+    /* VMs keep the pool, even while they are being removed (their rows go
+     * when their domain and disk are gone). */
     CHANGE_OK(f, db_host_ensure(f->db, NULL, "localhost", "qemu:///system", &error));
     rawdb_exec(f->path, "INSERT INTO vms (name, pool_id, host_id, state, state_since, created_at)"
                         " SELECT 'p1-1', p.id, h.id, 'ready', 1, 1 FROM pools p, hosts h");
     REFUSED(f, EBUSY, db_pool_remove(f->db, "root", "p1", &error));
     rawdb_exec(f->path, "UPDATE vms SET state = 'deleted'");
+    REFUSED(f, EBUSY, db_pool_remove(f->db, "root", "p1", &error));
+    rawdb_exec(f->path, "DELETE FROM vms");
 
     CHANGE_OK(f, db_pool_remove(f->db, "root", "p1", &error));
     READ_FAILS(ENOENT, db_pool_get(f->db, "p1", &p, &error));
