@@ -15,8 +15,6 @@
 #include "db/db.h"
 #include "vmm/snapshot.h"
 
-/* Bodies are small JSON objects; anything bigger is a mistake or an attack. */
-#define BODY_MAX (64 * 1024)
 
 struct admin_api {
     struct db *db;
@@ -251,7 +249,7 @@ static JsonObject *body_object(const struct admin_request *req, const char *cons
         respond_error(resp, 400, "the request needs a JSON object body");
         return NULL;
     }
-    if (req->body_len > BODY_MAX) {
+    if (req->body_len > ADMIN_API_BODY_MAX) {
         respond_error(resp, 413, "the request body is too large");
         return NULL;
     }

@@ -15,6 +15,9 @@ struct conf;
 /* A deferred answer: status and JSON body (taken). */
 typedef void (*admin_reply_fn)(guint status, char *body, gpointer data);
 
+/* Request bodies are small JSON objects; anything bigger is refused (413). */
+#define ADMIN_API_BODY_MAX (64 * 1024)
+
 struct admin_request {
     const char *method;
     const char *path;

@@ -15,8 +15,6 @@
 #include "broker/peer.h"
 
 #define SERVER_ERROR (g_quark_from_static_string("aula-admin-server-error"))
-/* Same bound as admin_api's: refuse big bodies before reading them. */
-#define BODY_MAX (64 * 1024)
 
 struct admin_server {
     SoupServer *soup;
@@ -67,7 +65,7 @@ static void on_headers(SoupServer *soup, SoupServerMessage *msg, const char *pat
                   s->cfg->admin_group);
         refuse(msg, SOUP_STATUS_FORBIDDEN,
                "permission denied: the admin API is for root and members of admin_group");
-    } else if (soup_message_headers_get_content_length(h) > BODY_MAX) {
+    } else if (soup_message_headers_get_content_length(h) > ADMIN_API_BODY_MAX) {
         g_info("admin API: %s %s by %s refused (413): body of %" G_GINT64_FORMAT " bytes",
                soup_server_message_get_method(msg), path, p.name,
                soup_message_headers_get_content_length(h));

@@ -8,6 +8,7 @@
 
 #include "vmm/conn.h"
 #include "vmm/host.h"
+#include "vmm/storage.h"
 
 #define BACKUP_POLL_US (100 * 1000)
 
@@ -205,7 +206,7 @@ static int backup_running(virDomainPtr dom, const char *domain, const char *dest
 int vmm_backup(virConnectPtr conn, const char *domain, const char *pool, const char *vol,
                const char *dest, GError **error)
 {
-    g_autofree char *dir = NULL, *base = NULL, *tmp_name = NULL, *pool_xml = NULL, *vol_xml = NULL;
+    g_autofree char *dir = NULL, *base = NULL, *vol_xml = NULL;
     virStoragePoolPtr p = NULL, tmp = NULL;
     virStorageVolPtr from = NULL, made = NULL;
     virDomainPtr dom = NULL;
@@ -240,10 +241,7 @@ int vmm_backup(virConnectPtr conn, const char *domain, const char *pool, const c
         goto out;
     }
     base = g_path_get_basename(dest);
-    tmp_name = g_strdup_printf("aula-backup-%08x", g_random_int());
-    pool_xml = g_markup_printf_escaped("<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>",
-                                       tmp_name, dir);
-    tmp = virStoragePoolCreateXML(conn, pool_xml, 0);
+    tmp = vmm_storage_dir_pool(conn, "aula-backup", dir);
     if (tmp == NULL) {
         r = fail(error, EIO, "cannot write to", dir);
         goto out;
@@ -259,10 +257,7 @@ out:
         virStorageVolFree(made);
     if (from)
         virStorageVolFree(from);
-    if (tmp) {
-        virStoragePoolDestroy(tmp);
-        virStoragePoolFree(tmp);
-    }
+    vmm_storage_dir_pool_drop(tmp);
     if (p)
         virStoragePoolFree(p);
     if (dom)

@@ -188,7 +188,7 @@ int vmm_storage_vol_info(virConnectPtr conn, const char *pool, const char *vol,
 static int vol_for_file(virConnectPtr conn, const char *path, virStorageVolPtr *volp,
                         virStoragePoolPtr *tmp_poolp, GError **error)
 {
-    g_autofree char *dir = NULL, *name = NULL, *xml = NULL, *base = NULL;
+    g_autofree char *dir = NULL, *base = NULL;
     virStoragePoolPtr pool;
     virStorageVolPtr vol;
 
@@ -212,16 +212,12 @@ static int vol_for_file(virConnectPtr conn, const char *path, virStorageVolPtr *
     }
     dir = g_path_get_dirname(path);
     base = g_path_get_basename(path);
-    name = g_strdup_printf("aula-import-%08x", g_random_int());
-    xml = g_markup_printf_escaped("<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>",
-                                  name, dir);
-    pool = virStoragePoolCreateXML(conn, xml, 0);
+    pool = vmm_storage_dir_pool(conn, "aula-import", dir);
     if (pool == NULL)
         return fail(error, EIO, "cannot read the directory of", path);
     vol = virStorageVolLookupByName(pool, base);
     if (vol == NULL) {
-        virStoragePoolDestroy(pool);
-        virStoragePoolFree(pool);
+        vmm_storage_dir_pool_drop(pool);
         g_set_error(error, VMM_ERROR, EINVAL, "%s: libvirt does not see it as a disk image", path);
         return -EINVAL;
     }
@@ -230,7 +226,16 @@ static int vol_for_file(virConnectPtr conn, const char *path, virStorageVolPtr *
     return 0;
 }
 
-static void drop_tmp_pool(virStoragePoolPtr pool)
+virStoragePoolPtr vmm_storage_dir_pool(virConnectPtr conn, const char *prefix, const char *dir)
+{
+    g_autofree char *name = g_strdup_printf("%s-%08x", prefix, g_random_int());
+    g_autofree char *xml = g_markup_printf_escaped(
+        "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>", name, dir);
+
+    return virStoragePoolCreateXML(conn, xml, 0);
+}
+
+void vmm_storage_dir_pool_drop(virStoragePoolPtr pool)
 {
     if (pool) {
         virStoragePoolDestroy(pool);
@@ -250,7 +255,7 @@ int vmm_storage_file_info(virConnectPtr conn, const char *path, struct vmm_vol_i
         r = read_vol(vol, info, error);
     if (vol)
         virStorageVolFree(vol);
-    drop_tmp_pool(tmp);
+    vmm_storage_dir_pool_drop(tmp);
     return r;
 }
 
@@ -302,7 +307,7 @@ out:
         virStorageVolFree(from);
     if (p)
         virStoragePoolFree(p);
-    drop_tmp_pool(tmp);
+    vmm_storage_dir_pool_drop(tmp);
     return r;
 }
 

@@ -24,6 +24,12 @@ void vmm_vol_info_clear(struct vmm_vol_info *info);
  * there yet; start it if it is inactive; refresh it. */
 int vmm_storage_pool_ensure(virConnectPtr conn, const char *pool, const char *dir, GError **error);
 
+/* A transient dir pool over dir (name prefix + random suffix), to reach a
+ * file outside aula's pool as a volume. NULL (and libvirt's error) on failure;
+ * release it with vmm_storage_dir_pool_drop. */
+virStoragePoolPtr vmm_storage_dir_pool(virConnectPtr conn, const char *prefix, const char *dir);
+void vmm_storage_dir_pool_drop(virStoragePoolPtr pool);
+
 /* Facts about a volume of pool. -ENOENT if there is no such volume. */
 int vmm_storage_vol_info(virConnectPtr conn, const char *pool, const char *vol,
                          struct vmm_vol_info *info, GError **error);
