@@ -12,6 +12,7 @@
 #include "broker/auth.h"
 #include "broker/conf.h"
 #include "broker/pool.h"
+#include "broker/session.h"
 #include "db/db.h"
 #include "vmm/snapshot.h"
 
@@ -23,6 +24,7 @@ struct admin_api {
     admin_status_fn status_fn;
     void *status_data;
     struct pool_mgr *mgr; /* borrowed, may be NULL */
+    struct session_mgr *sessions; /* borrowed, may be NULL */
 };
 
 struct admin_api *admin_api_new(struct db *db, const struct conf *cfg)
@@ -45,6 +47,11 @@ void admin_api_set_pool_mgr(struct admin_api *api, struct pool_mgr *mgr)
     api->mgr = mgr;
 }
 
+void admin_api_set_session_mgr(struct admin_api *api, struct session_mgr *sessions)
+{
+    api->sessions = sessions;
+}
+
 void admin_api_set_status_fn(struct admin_api *api, admin_status_fn fn, void *data)
 {
     api->status_fn = fn;
@@ -60,6 +67,7 @@ static int status_for_errno(int code)
         return 404;
     case EEXIST:
     case EBUSY:
+    case EALREADY:
         return 409;
     case EINVAL:
         return 400;
@@ -1011,12 +1019,45 @@ static void handle_session_list(struct admin_api *api, const struct admin_reques
         add_str(b, "encoding", s->encoding);
         add_str(b, "state", s->state);
         add_int(b, "bytes_sent", s->bytes_sent);
+        add_int(b, "fps", s->fps);
         add_int(b, "created_at", s->created_at);
         add_int(b, "state_since", s->state_since);
+        add_int(b, "connected_at", s->connected_at);
+        add_str(b, "reason", s->end_reason);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
     respond_builder(resp, 200, b);
+}
+
+static void handle_session_action(struct admin_api *api, const struct admin_request *req,
+                                  const char *id_text, const char *action, struct admin_response *resp)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *msg = NULL;
+    guint64 id = 0;
+    int r;
+
+    if (!g_ascii_string_to_unsigned(id_text, 10, 1, G_MAXINT64, &id, NULL)) {
+        msg = g_strdup_printf("'%s' is not a session id (a positive number)", id_text);
+        respond_error(resp, 400, msg);
+        return;
+    }
+    if (api->sessions == NULL) {
+        respond_error(resp, 503, "sessions are not served");
+        return;
+    }
+    if (strcmp(action, "disconnect") == 0)
+        r = session_mgr_disconnect(api->sessions, req->actor, (int64_t)id, &err);
+    else
+        r = session_mgr_logoff(api->sessions, req->actor, (int64_t)id, &err);
+    if (r < 0) {
+        respond_gerror(resp, err);
+        return;
+    }
+    msg = g_strdup_printf("session %" G_GUINT64_FORMAT ": %s", id,
+                          strcmp(action, "disconnect") == 0 ? "disconnected" : "logged off");
+    respond_ok(resp, 200, msg);
 }
 
 /* Read an optional non-negative integer query parameter; 400 if malformed. */
@@ -1387,6 +1428,10 @@ static void route(struct admin_api *api, const struct admin_request *req, char *
     } else if (strcmp(what, "sessions") == 0 && n == 1) {
         allow = "GET";
         ON("GET", handle_session_list(api, req, resp));
+    } else if (strcmp(what, "sessions") == 0 && n == 3 &&
+               (strcmp(seg[2], "disconnect") == 0 || strcmp(seg[2], "logoff") == 0)) {
+        allow = "POST";
+        ON("POST", handle_session_action(api, req, seg[1], seg[2], resp));
     } else if (strcmp(what, "audit") == 0 && n == 1) {
         allow = "GET";
         ON("GET", handle_audit(api, req, resp));

@@ -54,6 +54,9 @@ struct admin_api *admin_api_new(struct db *db, const struct conf *cfg);
 /* The pool manager (borrowed) that VM operations go to; without one they
  * answer 503. */
 void admin_api_set_pool_mgr(struct admin_api *api, struct pool_mgr *mgr);
+/* The session manager for session disconnect and logoff (borrowed). */
+struct session_mgr;
+void admin_api_set_session_mgr(struct admin_api *api, struct session_mgr *sessions);
 void admin_api_free(struct admin_api *api);
 void admin_api_set_status_fn(struct admin_api *api, admin_status_fn fn, void *data);
 

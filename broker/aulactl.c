@@ -1192,7 +1192,7 @@ static int cmd_session_list(struct client *c, char **args)
 {
     g_autoptr(JsonNode) root = NULL;
     static const char *const headers[] = { "ID", "USER", "POOL", "VM", "CLIENT", "PROTOCOL",
-                                           "ENCODING", "STATE", "SINCE", "BYTES SENT", NULL };
+                                           "ENCODING", "STATE", "SINCE", "BYTES SENT", "FPS", NULL };
     struct table *t;
     JsonArray *a;
     int code = fetch_table(c, opt_all ? "/v1/sessions?all=1" : "/v1/sessions", &root);
@@ -1207,14 +1207,33 @@ static int cmd_session_list(struct client *c, char **args)
     t = table_new(headers);
     for (guint i = 0; i < json_array_get_length(a); i++) {
         JsonObject *o = json_array_get_object_element(a, i);
-        g_autofree char *id = int_text(o, "id"), *since = time_text(o, "created_at");
-        g_autofree char *bytes = int_text(o, "bytes_sent");
+        g_autofree char *id = int_text(o, "id"), *since = time_text(o, "state_since");
+        g_autofree char *bytes = int_text(o, "bytes_sent"), *fps = int_text(o, "fps");
         table_row(t, id, str_member(o, "user"), str_member(o, "pool"), str_member(o, "vm"),
                   str_member(o, "client"), str_member(o, "protocol"), str_member(o, "encoding"),
-                  str_member(o, "state"), since, bytes);
+                  str_member(o, "state"), since, bytes, fps);
     }
     table_print_free(t);
     return EXIT_OK;
+}
+
+/* session disconnect|logoff ID */
+static int session_action(struct client *c, const char *id, const char *action)
+{
+    g_autofree char *path = NULL, *s = seg(id);
+
+    path = g_strdup_printf("/v1/sessions/%s/%s", s, action);
+    return change(c, "POST", path, NULL);
+}
+
+static int cmd_session_disconnect(struct client *c, char **args)
+{
+    return session_action(c, args[0], "disconnect");
+}
+
+static int cmd_session_logoff(struct client *c, char **args)
+{
+    return session_action(c, args[0], "logoff");
 }
 
 static int cmd_audit(struct client *c, char **args)
@@ -1475,6 +1494,12 @@ static const struct command commands[] = {
     { "entitle", NULL, "", 0, entitle_entries, "Let a user or a group use a pool: --user NAME|--group NAME --pool NAME", cmd_entitle },
     { "unentitle", NULL, "", 0, entitle_entries, "Take a pool away from a user or a group", cmd_unentitle },
     { "session", "list", "", 0, session_entries, "List sessions", cmd_session_list },
+    { "session", "disconnect", "ID", 1, NULL,
+      "Cut the session's client off; the desktop stays the user's for the pool's disconnect timeout",
+      cmd_session_disconnect },
+    { "session", "logoff", "ID", 1, NULL,
+      "End the session: the client is cut off and the desktop is released (reset unless persistent)",
+      cmd_session_logoff },
     { "audit", NULL, "", 0, audit_entries, "Show the audit log (--since, --user, --pool, --limit)", cmd_audit },
 };
 

@@ -14,9 +14,15 @@
 
 #include "broker/admin_api.h"
 #include "broker/admin_server.h"
+#include "broker/auth.h"
+#include "broker/client_api.h"
 #include "broker/conf.h"
 #include "broker/log.h"
 #include "broker/pool.h"
+#include "broker/ratelimit.h"
+#include "broker/session.h"
+#include "broker/ticket.h"
+#include "broker/tls.h"
 #include "db/db.h"
 
 struct daemon {
@@ -26,6 +32,12 @@ struct daemon {
     struct admin_api *api;
     struct admin_server *admin;
     struct pool_mgr *pools;
+    struct auth auth;
+    struct tls_identity *tls;
+    struct ticket_store *tickets;
+    struct ratelimit *login_by_user, *login_by_addr;
+    struct client_api *client_api;
+    struct session_mgr *sessions;
     GMainLoop *loop;
     int lock_fd;
 };
@@ -49,44 +61,39 @@ static const GOptionEntry options[] = {
     { NULL },
 };
 
+static void add_listener(JsonBuilder *b, const char *name, const char *address, const char *state)
+{
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, name);
+    json_builder_set_member_name(b, "address");
+    json_builder_add_string_value(b, address);
+    json_builder_set_member_name(b, "state");
+    json_builder_add_string_value(b, state);
+    json_builder_end_object(b);
+}
+
 /* Status facts only the daemon knows: the listeners. */
 static void status_extra(JsonBuilder *b, void *data)
 {
     struct daemon *d = data;
     const struct conf *cfg = d->cfg;
-    struct {
-        const char *name, *address;
-        int port;
-    } planned[] = {
-        { "rdp", cfg->rdp_address, cfg->rdp_port },
-        { "vnc", cfg->vnc_address, cfg->vnc_port },
-        { "client-api", cfg->api_address, cfg->api_port },
-    };
+    g_autofree char *rdp = g_strdup_printf("%s port %d", cfg->rdp_address, cfg->rdp_port);
+    g_autofree char *api = g_strdup_printf("%s port %d", cfg->api_address, cfg->api_port);
 
     json_builder_set_member_name(b, "listeners");
     json_builder_begin_array(b);
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "name");
-    json_builder_add_string_value(b, "admin");
-    json_builder_set_member_name(b, "address");
-    json_builder_add_string_value(b, cfg->admin_socket);
-    json_builder_set_member_name(b, "state");
-    json_builder_add_string_value(b, "listening");
-    json_builder_end_object(b);
-    /* Desktop protocols and the client API are configured but not served by
-     * this version; status says so rather than pretend. */
-    for (size_t i = 0; i < G_N_ELEMENTS(planned); i++) {
-        g_autofree char *addr = g_strdup_printf("%s port %d", planned[i].address, planned[i].port);
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "name");
-        json_builder_add_string_value(b, planned[i].name);
-        json_builder_set_member_name(b, "address");
-        json_builder_add_string_value(b, addr);
-        json_builder_set_member_name(b, "state");
-        json_builder_add_string_value(b, "not served by this version");
-        json_builder_end_object(b);
-    }
+    add_listener(b, "admin", cfg->admin_socket, "listening");
+    add_listener(b, "client-api", api, "listening (HTTPS)");
+    session_mgr_listeners(d->sessions, b);
+    /* RDP is configured but not served by this version; status says so
+     * rather than pretend. */
+    add_listener(b, "rdp", rdp, "not served by this version");
     json_builder_end_array(b);
+    json_builder_set_member_name(b, "session_processes");
+    json_builder_add_int_value(b, session_mgr_count(d->sessions));
+    json_builder_set_member_name(b, "tls_fingerprint");
+    json_builder_add_string_value(b, d->tls ? d->tls->fingerprint : "");
 }
 
 /* ---- start-up ---- */
@@ -284,6 +291,30 @@ static int run(struct daemon *d)
         admin_api_set_pool_mgr(d->api, d->pools);
         r = admin_server_start(d->api, d->cfg, &d->admin, &err);
     }
+    if (r == 0) {
+        r = tls_identity_ensure(d->cfg->state_dir, &d->tls, &err);
+        if (r < 0)
+            g_prefix_error(&err, "TLS certificate: ");
+    }
+    if (r == 0) {
+        struct client_api_deps api_deps;
+        struct session_deps sess_deps;
+
+        d->auth.impl = &auth_local_impl;
+        d->auth.ctx = d->db;
+        d->tickets = ticket_store_new(d->db, &d->cfg->ticket_lifetime);
+        d->login_by_user = ratelimit_new(&d->cfg->login_max_failures, &d->cfg->login_lockout);
+        d->login_by_addr = ratelimit_new(&d->cfg->login_max_failures, &d->cfg->login_lockout);
+        api_deps = (struct client_api_deps){ d->db, d->cfg, &d->auth, d->tickets, d->login_by_user,
+                                             d->login_by_addr, d->tls };
+        sess_deps = (struct session_deps){ d->db, d->cfg, &d->auth, d->pools, d->tickets,
+                                           d->login_by_user, d->login_by_addr };
+        r = client_api_start(&api_deps, &d->client_api, &err);
+        if (r == 0)
+            r = session_mgr_start(&sess_deps, &d->sessions, &err);
+        if (r == 0)
+            admin_api_set_session_mgr(d->api, d->sessions);
+    }
     if (r < 0) {
         g_critical("%s", err->message);
         return 1;
@@ -294,15 +325,20 @@ static int run(struct daemon *d)
     g_message("aulad %s ready: state in %s (schema v%d), admin API on %s (root and group '%s')",
               PACKAGE_VERSION, d->cfg->state_dir, db_schema_version(d->db), d->cfg->admin_socket,
               d->cfg->admin_group);
-    g_message("RDP (%s port %d), VNC (%s port %d) and the client API (%s port %d) are configured "
-              "but not served by this version",
-              d->cfg->rdp_address, d->cfg->rdp_port, d->cfg->vnc_address, d->cfg->vnc_port,
-              d->cfg->api_address, d->cfg->api_port);
+    g_message("client API on https://%s port %d (certificate %s), VNC on %s port %d; "
+              "RDP (%s port %d) is not served by this version",
+              d->cfg->api_address, d->cfg->api_port, d->tls->fingerprint, d->cfg->vnc_address,
+              d->cfg->vnc_port, d->cfg->rdp_address, d->cfg->rdp_port);
     daemon_ready(ready_fd);
     d->loop = g_main_loop_new(NULL, FALSE);
     g_main_loop_run(d->loop);
     /* Waiting requests get their answer and VM operations under way finish
      * (their results recorded) while the main loop can still send answers. */
+    session_mgr_free(d->sessions);
+    d->sessions = NULL;
+    admin_api_set_session_mgr(d->api, NULL);
+    client_api_free(d->client_api);
+    d->client_api = NULL;
     pool_mgr_cancel_waiters(d->pools);
     pool_mgr_drain(d->pools);
     for (int i = 0; i < 20; i++) {
@@ -318,9 +354,15 @@ static int run(struct daemon *d)
 
 static void daemon_cleanup(struct daemon *d)
 {
+    session_mgr_free(d->sessions);
+    client_api_free(d->client_api);
     pool_mgr_free(d->pools);
     admin_server_free(d->admin);
     admin_api_free(d->api);
+    ticket_store_free(d->tickets);
+    ratelimit_free(d->login_by_user);
+    ratelimit_free(d->login_by_addr);
+    tls_identity_free(d->tls);
     db_close(d->db);
     if (d->lock_fd >= 0)
         close(d->lock_fd);

@@ -69,6 +69,25 @@ static const struct setting settings[] = {
     { "remove_unknown_domains", SET_BOOL, OFF(remove_unknown_domains), "false", 0, 1, NULL, FALSE,
       "At start, remove libvirt domains named aula-* that the database does not know "
       "(otherwise they are only reported).", FALSE },
+    { "public_address", SET_STRING, OFF(public_address), "", 0, 0, NULL, TRUE,
+      "Host name or address that clients are told to connect to for RDP and VNC. Empty: the "
+      "host name the client used to reach the client API.", TRUE },
+    { "token_lifetime", SET_INT, OFF(token_lifetime), "28800", 60, 604800, NULL, TRUE,
+      "Seconds a client API login token stays valid.", FALSE },
+    { "ticket_lifetime", SET_INT, OFF(ticket_lifetime), "60", 5, 600, NULL, TRUE,
+      "Seconds a one-time connection ticket stays valid. A ticket works once.", FALSE },
+    { "login_max_failures", SET_INT, OFF(login_max_failures), "5", 1, 1000, NULL, TRUE,
+      "Failed logins (client API, RDP, tickets) allowed per user name and per client address "
+      "within login_lockout seconds; further attempts are refused until the window passes.", FALSE },
+    { "login_lockout", SET_INT, OFF(login_lockout), "300", 1, 86400, NULL, TRUE,
+      "Seconds over which failed logins are counted, and how long a lockout lasts.", FALSE },
+    { "session_user", SET_STRING, OFF(session_user), "aula", 0, 0, NULL, FALSE,
+      "System account that aula-session processes run as (never root). It must exist; "
+      "packaging creates it.", FALSE },
+    { "session_program", SET_PATH, OFF(session_program), LIBEXECDIR "/aula/aula-session", 0, 0,
+      NULL, FALSE, "Path of the aula-session program started for each connection.", FALSE },
+    { "max_sessions", SET_INT, OFF(max_sessions), "256", 1, 65536, NULL, TRUE,
+      "Connections (session processes) served at once; more are refused.", FALSE },
 };
 
 #define CONF_ERROR (g_quark_from_static_string("aula-config-error"))

@@ -28,6 +28,14 @@ struct conf {
     int memory_budget_mib;       /* 0: host memory less memory_reserve_mib */
     int memory_reserve_mib;
     int remove_unknown_domains;  /* boolean: remove aula-* domains the database does not know */
+    char *public_address;        /* host name given to clients; "": the one they used for the API */
+    int token_lifetime;          /* seconds a client API login token lasts */
+    int ticket_lifetime;         /* seconds a one-time connection ticket lasts */
+    int login_max_failures;      /* failed logins per user or address before a lockout */
+    int login_lockout;           /* seconds of that lockout */
+    char *session_user;          /* account aula-session processes run as */
+    char *session_program;       /* path of aula-session */
+    int max_sessions;            /* session processes at once */
 };
 
 /* A config with every setting at its default. Caller frees. */

@@ -48,6 +48,8 @@ struct pool_mgr {
     struct vmm_host_info *host; /* facts of the host at the last connect, or NULL */
     gboolean stopping;         /* aulad is stopping: no new work */
     char *host_error;          /* why the host cannot be used, or NULL */
+    pool_vm_down_fn vm_down;   /* told when a user's VM stops */
+    gpointer vm_down_data;
 };
 
 /* One VM operation, done in a worker thread. */
@@ -1001,6 +1003,10 @@ static void on_domain_event(const char *name, int event, int detail, void *data)
         } else if (g_strv_contains(user_states, vm->state)) {
             struct db_pool *p = NULL;
             g_message("VM %s of %s %s: logging the user off", name, vm->owner ? vm->owner : "nobody", why);
+            if (mgr->vm_down)
+                mgr->vm_down(name, event == VIR_DOMAIN_EVENT_CRASHED ? "the desktop crashed"
+                                                                     : "the desktop was shut down",
+                             mgr->vm_down_data);
             if (db_pool_get(mgr->db, vm->pool, &p, NULL) == 0 && !p->persistent)
                 pool_mgr_release(mgr, ACTOR, name, NULL);
             else
@@ -1014,6 +1020,50 @@ static void on_domain_event(const char *name, int event, int detail, void *data)
 }
 
 /* ---- public ---- */
+
+void pool_mgr_set_vm_down_fn(struct pool_mgr *mgr, pool_vm_down_fn fn, gpointer data)
+{
+    mgr->vm_down = fn;
+    mgr->vm_down_data = data;
+}
+
+int pool_mgr_open_display(struct pool_mgr *mgr, const char *vm, int *fdp, GError **error)
+{
+    virConnectPtr conn = vmm_conn_get(mgr->vconn);
+    virDomainPtr dom = NULL;
+    int fd, r = 0;
+
+    if (conn == NULL || mgr->stopping) {
+        g_set_error(error, POOL_ERROR, EAGAIN, "libvirt is not connected: try again later");
+        return -EAGAIN;
+    }
+    dom = virDomainLookupByName(conn, vm);
+    if (dom == NULL) {
+        g_set_error(error, POOL_ERROR, ENOENT, "VM %s has no domain: %s", vm, vmm_last_error());
+        return -ENOENT;
+    }
+    /* A socket already connected to QEMU's VNC server for this domain; the
+     * display listens on a UNIX socket only, so nothing else can reach it,
+     * and SKIPAUTH since there is no password to skip. */
+    fd = virDomainOpenGraphicsFD(dom, 0, VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH);
+    if (fd < 0) {
+        g_set_error(error, POOL_ERROR, EIO, "cannot open the display of %s: %s", vm, vmm_last_error());
+        r = -EIO;
+    } else {
+        *fdp = fd;
+    }
+    virDomainFree(dom);
+    return r;
+}
+
+void pool_mgr_vm_in_use(struct pool_mgr *mgr, const char *vm, gboolean in_use)
+{
+    static const char *const assigned[] = { "assigned", NULL };
+    static const char *const used[] = { "in_use", NULL };
+
+    if (!is_busy(mgr, vm))
+        vm_move(mgr, ACTOR, vm, in_use ? assigned : used, in_use ? "in_use" : "assigned");
+}
 
 struct pool_mgr *pool_mgr_new(struct db *db, const struct conf *cfg)
 {

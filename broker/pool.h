@@ -54,6 +54,19 @@ void pool_mgr_allocate(struct pool_mgr *mgr, const char *actor, const char *user
  * template and becomes a spare again; a persistent one stays its owner's. */
 int pool_mgr_release(struct pool_mgr *mgr, const char *actor, const char *vm, GError **error);
 
+/* A user's VM stopped or crashed (the pool manager has already released it
+ * or marked it stopped): fn tells the session that used it. why is for the
+ * user. One listener; data is borrowed. */
+typedef void (*pool_vm_down_fn)(const char *vm, const char *why, gpointer data);
+void pool_mgr_set_vm_down_fn(struct pool_mgr *mgr, pool_vm_down_fn fn, gpointer data);
+
+/* A socket connected to vm's display (QEMU's VNC server, through
+ * virDomainOpenGraphicsFD). Caller closes *fdp. */
+int pool_mgr_open_display(struct pool_mgr *mgr, const char *vm, int *fdp, GError **error);
+
+/* A client is (in_use) or is no longer (assigned) looking at vm. */
+void pool_mgr_vm_in_use(struct pool_mgr *mgr, const char *vm, gboolean in_use);
+
 /* Admin actions on a VM: start, stop (ACPI shutdown), reboot, reset (back to
  * the template, keeping its owner), destroy (power off and remove; the
  * reconciler makes a replacement if the pool needs one). Queued; returns at once. */

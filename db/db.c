@@ -1242,58 +1242,6 @@ int db_entitlement_list(struct db *db, const char *pool, GPtrArray **entsp, GErr
 
 /* ---- sessions ---- */
 
-void db_session_free(struct db_session *s)
-{
-    if (s == NULL)
-        return;
-    g_free(s->user);
-    g_free(s->pool);
-    g_free(s->vm);
-    g_free(s->protocol);
-    g_free(s->client_addr);
-    g_free(s->encoding);
-    g_free(s->state);
-    g_free(s);
-}
-
-int db_session_list(struct db *db, gboolean active_only, GPtrArray **sessionsp, GError **error)
-{
-    g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify)db_session_free);
-    sqlite3_stmt *st = NULL;
-    int r, rc;
-
-    r = sql_prepare(db,
-                "SELECT s.id, s.user_name, s.pool_name, v.name, s.protocol, s.client_addr, s.encoding,"
-                " s.state, s.bytes_sent, s.created_at, s.state_since"
-                " FROM sessions s LEFT JOIN vms v ON v.id = s.vm_id"
-                " WHERE ?1 = 0 OR s.state <> 'logged_off' ORDER BY s.id",
-                &st, error);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int(st, 1, active_only ? 1 : 0);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct db_session *s = g_new0(struct db_session, 1);
-        s->id = sqlite3_column_int64(st, 0);
-        s->user = sql_col_text(st, 1);
-        s->pool = sql_col_text(st, 2);
-        s->vm = sql_col_text(st, 3);
-        s->protocol = sql_col_text(st, 4);
-        s->client_addr = sql_col_text(st, 5);
-        s->encoding = sql_col_text(st, 6);
-        s->state = sql_col_text(st, 7);
-        s->bytes_sent = sqlite3_column_int64(st, 8);
-        s->created_at = sqlite3_column_int64(st, 9);
-        s->state_since = sqlite3_column_int64(st, 10);
-        g_ptr_array_add(list, s);
-    }
-    if (rc != SQLITE_DONE)
-        r = sql_db_fail(db, error, "listing sessions");
-    sqlite3_finalize(st);
-    if (r == 0)
-        *sessionsp = g_steal_pointer(&list);
-    return r;
-}
-
 /* ---- audit log ---- */
 
 void db_audit_free(struct db_audit *e)

@@ -170,7 +170,10 @@ int db_unentitle(struct db *db, const char *actor, const char *pool, const char 
 /* pool may be NULL for all pools. */
 int db_entitlement_list(struct db *db, const char *pool, GPtrArray **entsp, GError **error);
 
-/* Sessions */
+/* Sessions (db/session.c). One row per desktop a user is given:
+ *   waiting_for_vm -> connected <-> disconnected -> logged_off
+ * A disconnected session keeps its VM for the pool's disconnect_timeout, and
+ * the same user's next connection to the pool (any protocol) resumes it. */
 struct db_session {
     int64_t id;
     char *user;
@@ -180,13 +183,36 @@ struct db_session {
     char *client_addr;
     char *encoding;
     char *state;
+    char *end_reason;
     int64_t bytes_sent;
+    int64_t fps;
     int64_t created_at;
     int64_t state_since;
+    int64_t connected_at; /* 0: never connected */
 };
 void db_session_free(struct db_session *session);
 /* active_only: leave out logged-off sessions. */
 int db_session_list(struct db *db, gboolean active_only, GPtrArray **sessionsp, GError **error);
+int db_session_get(struct db *db, int64_t id, struct db_session **sessionp, GError **error);
+/* A new session of user in pool, in state waiting_for_vm (audited). */
+int db_session_create(struct db *db, const char *actor, const char *user, const char *pool,
+                      const char *protocol, const char *client_addr, int64_t *idp, GError **error);
+/* The user's disconnected session in pool, to resume; ENOENT if none. */
+int db_session_find_resumable(struct db *db, const char *user, const char *pool, int64_t *idp,
+                              GError **error);
+/* Move a session to state `to` if it is in one of `from` (NULL: any state but
+ * logged_off), with reason recorded as end_reason (for disconnected and
+ * logged_off) and an audit row; EBUSY if it is in another state. Entering
+ * connected sets connected_at. */
+int db_session_transition(struct db *db, const char *actor, int64_t id, const char *const *from,
+                          const char *to, const char *reason, GError **error);
+/* Record the session's VM, and the protocol and address of the client now
+ * using it (a resumed session may come back over another protocol). */
+int db_session_attach(struct db *db, int64_t id, const char *vm, const char *protocol,
+                      const char *client_addr, GError **error);
+/* Live figures the session process reports (not audited). */
+int db_session_stats(struct db *db, int64_t id, const char *encoding, int64_t bytes_sent,
+                     int64_t fps, GError **error);
 
 /* Audit log */
 struct db_audit {

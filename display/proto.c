@@ -11,7 +11,7 @@
 
 #define PROTO_DOMAIN (g_quark_from_static_string("aula-proto-error"))
 
-enum field_kind { F_STRING, F_U32, F_U8, F_BOOL, F_STRV };
+enum field_kind { F_STRING, F_U32, F_U64, F_U8, F_BOOL, F_STRV };
 
 struct field {
     enum field_kind kind;
@@ -20,6 +20,7 @@ struct field {
 
 #define STR(f) { F_STRING, offsetof(struct proto_msg, f) }
 #define U32(f) { F_U32, offsetof(struct proto_msg, f) }
+#define U64(f) { F_U64, offsetof(struct proto_msg, f) }
 #define U8(f) { F_U8, offsetof(struct proto_msg, f) }
 #define BOOL(f) { F_BOOL, offsetof(struct proto_msg, f) }
 #define STRV(f) { F_STRV, offsetof(struct proto_msg, f) }
@@ -36,6 +37,7 @@ static const struct {
     [PROTO_CONNECTED] = { "CONNECTED", { STR(encoding) }, 1 },
     [PROTO_DISCONNECTED] = { "DISCONNECTED", { STR(text) }, 1 },
     [PROTO_LOGOFF] = { "LOGOFF", { STR(text) }, 1 },
+    [PROTO_STATS] = { "STATS", { STR(encoding), U64(bytes), U32(fps), U32(idle) }, 4 },
     [PROTO_AUTH_RESULT] = { "AUTH_RESULT", { BOOL(ok), STR(user), STRV(pools), STR(text) }, 4 },
     [PROTO_PROGRESS] = { "PROGRESS", { U8(percent), STR(text) }, 2 },
     [PROTO_VM_READY] = { "VM_READY", { STR(vm) }, 1 },
@@ -164,6 +166,10 @@ int proto_encode(const struct proto_msg *m, GByteArray *out, GError **error)
             break;
         case F_U32:
             put_u32(out, *(const uint32_t *)p);
+            break;
+        case F_U64:
+            put_u32(out, (uint32_t)(*(const uint64_t *)p >> 32));
+            put_u32(out, (uint32_t)*(const uint64_t *)p);
             break;
         case F_U8: {
             uint8_t v = *(const uint8_t *)p;
@@ -299,6 +305,16 @@ gssize proto_decode(const uint8_t *buf, size_t len, struct proto_msg **msgp, GEr
                 *(uint32_t *)p = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
             else
                 why = "a number runs past the end";
+            break;
+        case F_U64:
+            if (get_bytes(&rd, 8, &b)) {
+                uint64_t v = 0;
+                for (int k = 0; k < 8; k++)
+                    v = v << 8 | b[k];
+                *(uint64_t *)p = v;
+            } else {
+                why = "a number runs past the end";
+            }
             break;
         case F_U8:
             if (!get_bytes(&rd, 1, &b))

@@ -12,7 +12,7 @@
  * The payload is the type's fields in a fixed order (see proto.c):
  *   string  u16 length, then that many bytes of UTF-8, no NUL, at most
  *           PROTO_STRING_MAX bytes
- *   u32     4 bytes;  u8  1 byte (a boolean is 0 or 1)
+ *   u64     8 bytes;  u32  4 bytes;  u8  1 byte (a boolean is 0 or 1)
  *   strv    u16 count (at most PROTO_STRV_MAX), then that many strings
  * A message is at most PROTO_PAYLOAD_MAX bytes of payload, and nothing may
  * follow its last field. Anything else is malformed: the receiver drops the
@@ -38,6 +38,7 @@ enum proto_type {
     PROTO_CONNECTED,        /* encoding: the client is looking at the desktop */
     PROTO_DISCONNECTED,     /* text: the client went away (the VM stays the user's) */
     PROTO_LOGOFF,           /* text: the user is done (the VM is released) */
+    PROTO_STATS,            /* encoding, bytes, fps, idle: every few seconds while connected */
     /* broker -> session */
     PROTO_AUTH_RESULT,      /* ok, user, pools, text */
     PROTO_PROGRESS,         /* percent, text: while a VM is prepared */
@@ -58,6 +59,9 @@ struct proto_msg {
     char *text;
     char *vm;
     char **pools;     /* NULL-terminated */
+    uint64_t bytes;   /* sent to the client so far */
+    uint32_t fps;     /* frames sent in the last second */
+    uint32_t idle;    /* seconds since the client's last input */
     uint32_t code;
     uint8_t percent;  /* 0..100 */
     gboolean ok;

@@ -39,6 +39,14 @@ install_packages() {
     as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The unprivileged account aula-session processes run as (as a Debian
+# package's postinst would create it).
+ensure_session_user() {
+    id aula >/dev/null 2>&1 && return
+    say "creating the system user 'aula' for session processes"
+    as_root useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin aula
+}
+
 # build DIR [configure flags...]: out-of-tree build, configured once.
 build() {
     local dir=$1
@@ -62,6 +70,7 @@ build() {
 run_tests() {
     local dir="$top/build/test" rc=0
     install_packages
+    ensure_session_user
     build "$dir" --enable-asan
     say "make check"
     make -C "$dir" -j"$(nproc)" check >"$dir/check.log" 2>&1 || rc=$?
@@ -92,6 +101,7 @@ run_demo() {
     local guest ctl pw start
     [ "$(id -u)" -eq 0 ] || die "the demo runs aulad as root: sudo $0 demo"
     install_packages
+    ensure_session_user
     build "$dir"
     "$here/libvirtd-ensure.sh"
     guest="$dir/images/testguest"
@@ -108,6 +118,8 @@ libvirt_uri = qemu:///system
 # set auto to use KVM where the host offers it.
 hypervisor = qemu
 log_level = info
+# aula-session runs from the build tree (make install puts it in libexec)
+session_program = $dir/display/aula-session
 CONF
     mkdir -p "$state"
     say "starting aulad (state in $state, admin socket $sock); Ctrl-C stops it"

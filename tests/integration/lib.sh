@@ -76,6 +76,20 @@ setup_tmp() {
     SOCK=$TMP/admin.sock
     CONF=$TMP/aulad.conf
     DB=$STATE/aula.db
+    VNC_PORT=$(free_port)
+    API_PORT=$(free_port)
+    RDP_PORT=$(free_port)
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# The account session processes run as: aula (packaging creates it), else
+# nobody on a machine set up without the packaging scripts.
+session_user() {
+    if id aula >/dev/null 2>&1; then echo aula; else echo nobody; fi
 }
 
 # write_config ["key = value" lines...]: the test defaults, overridden by the arguments.
@@ -84,7 +98,10 @@ write_config() {
     {
         echo "[aulad]"
         for line in "state_dir = $STATE" "admin_socket = $SOCK" "libvirt_uri = ${LIBVIRT_URI:-test:///default}" \
-            "hypervisor = qemu" "log_level = debug" "storage_pool = ${STORAGE_POOL:-aula-test}"; do
+            "hypervisor = qemu" "log_level = debug" "storage_pool = ${STORAGE_POOL:-aula-test}" \
+            "vnc_address = 127.0.0.1" "vnc_port = $VNC_PORT" "api_address = 127.0.0.1" \
+            "api_port = $API_PORT" "rdp_address = 127.0.0.1" "rdp_port = $RDP_PORT" \
+            "session_program = $top_builddir/display/aula-session" "session_user = $(session_user)"; do
             key=${line%% =*}
             printf '%s\n' "$@" | grep -q "^$key *=" || echo "$line"
         done

@@ -1,0 +1,93 @@
+/* fb_source: the backend-independent part of a framebuffer source. */
+#include "config.h"
+
+#include "display/fb_source.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+int fb_source_open(const struct fb_source_impl *impl, int fd, const struct fb_source_events *events,
+                   void *data, struct fb_source **srcp, GError **error)
+{
+    struct fb_source *src = g_new0(struct fb_source, 1);
+    int r;
+
+    src->impl = impl;
+    src->events = events;
+    src->data = data;
+    r = impl->open(src, fd, &src->ctx, error);
+    if (r < 0) {
+        g_free(src);
+        return r;
+    }
+    *srcp = src;
+    return 0;
+}
+
+void fb_source_free(struct fb_source *src)
+{
+    if (src == NULL)
+        return;
+    src->impl->close(src->ctx);
+    g_free(src);
+}
+
+const struct fb *fb_source_fb(const struct fb_source *src)
+{
+    return &src->fb;
+}
+
+int fb_source_poll_fd(const struct fb_source *src)
+{
+    return src->closed ? -1 : src->impl->poll_fd(src->ctx);
+}
+
+gboolean fb_source_dispatch(struct fb_source *src)
+{
+    if (src->closed)
+        return FALSE;
+    return src->impl->dispatch(src->ctx) && !src->closed;
+}
+
+void fb_source_key(struct fb_source *src, uint32_t qnum, uint32_t keysym, gboolean down)
+{
+    if (!src->closed)
+        src->impl->key(src->ctx, qnum, keysym, down);
+}
+
+void fb_source_pointer(struct fb_source *src, int x, int y, uint32_t buttons)
+{
+    if (src->closed)
+        return;
+    x = CLAMP(x, 0, MAX(src->fb.width - 1, 0));
+    y = CLAMP(y, 0, MAX(src->fb.height - 1, 0));
+    src->impl->pointer(src->ctx, x, y, buttons);
+}
+
+void fb_source_refresh(struct fb_source *src)
+{
+    if (!src->closed)
+        src->impl->refresh(src->ctx);
+}
+
+void fb_source_emit_frame(struct fb_source *src, const struct fb_rect *rects, int n)
+{
+    src->frames++;
+    if (src->events->frame && n > 0)
+        src->events->frame(rects, n, src->data);
+}
+
+void fb_source_emit_resize(struct fb_source *src)
+{
+    if (src->events->resize)
+        src->events->resize(&src->fb, src->data);
+}
+
+void fb_source_emit_closed(struct fb_source *src, const char *why)
+{
+    if (src->closed)
+        return;
+    src->closed = TRUE;
+    if (src->events->closed)
+        src->events->closed(why, src->data);
+}
