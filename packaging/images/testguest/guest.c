@@ -12,6 +12,12 @@
  *   reset   a marker written to the first sector of the disk (F12) must be
  *           gone after the VM is reset to its template.
  *
+ * For benchmarks of the display path, F5 to F9 switch between screen
+ * workloads with a known amount of change: idle (a still picture), typing
+ * (one character every 50 ms), motion (the whole screen, up to 30 frames a
+ * second), scroll (a text page moving up 16 px every 50 ms) and default
+ * (the test picture above). See "Workloads" in README.md.
+ *
  * Every line it reports starts with "TESTGUEST " on /dev/ttyS0 and is also
  * shown in the on-screen event log, so a test can read either. The line
  * formats are listed in README.md; keep the two in step.
@@ -23,6 +29,7 @@
  * Build: gcc -static -O2 -Wall -Wextra -o init guest.c
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +67,11 @@
 #define TICK_S         0.1      /* the changing area is redrawn ten times a second */
 #define RESCAN_S       1.0      /* late devices (USB enumerates slowly under TCG) */
 #define MIN_RENDER_S   0.04     /* input-driven redraws at most 25 times a second */
+#define TYPING_S       0.05     /* workload "typing": one character every 50 ms */
+#define SCROLL_S       0.05     /* workload "scroll": one step every 50 ms ... */
+#define SCROLL_PX      16       /* ... of this many pixel rows (one text line) */
+#define MOTION_S       (1.0 / 30)       /* workload "motion": at most 30 frames a second */
+#define FPS_S          1.0      /* "fps N" on the serial console in motion and scroll */
 
 #define MAX_INPUTS     16
 #define LOG_RING       64       /* lines kept for the on-screen event log */
@@ -79,6 +91,9 @@
 #define C_MARKER       0xff90ff
 #define C_POINTER      0xff8000  /* the pointer marker; no colour bar uses it */
 #define C_OUTLINE      0x000000
+#define C_CURSOR       0xb0b0b0  /* typing workload: the text cursor */
+#define C_ZEBRA_A      0x10161e  /* scroll workload: line backgrounds, alternating */
+#define C_ZEBRA_B      0x24303c
 
 /* ------------------------------------------------------------------------ */
 /* Font */
@@ -478,10 +493,24 @@ static bool pointer_seen;
 static int pointer_x, pointer_y;
 #define POINTER_R 14            /* marker radius in pixels */
 
+/*
+ * Screen workloads for benchmarks, switched with F5 to F9. Only the default
+ * one shows input on the screen; in the others input is logged on the serial
+ * console only, so the amount of change stays what the workload says.
+ */
+enum workload { WL_DEFAULT, WL_IDLE, WL_TYPING, WL_MOTION, WL_SCROLL };
+static const char *const workload_names[] = {
+	[WL_DEFAULT] = "default", [WL_IDLE] = "idle", [WL_TYPING] = "typing",
+	[WL_MOTION] = "motion", [WL_SCROLL] = "scroll",
+};
+static enum workload workload = WL_DEFAULT;
+static bool redraw_pending;     /* a switch happened: draw the whole new picture */
+static unsigned wl_frames;      /* steps drawn in the current workload, for "fps" */
+
 /* Status lines shown above the event log. */
 static char status_marker[LOG_COLS] = "disk marker: not checked yet";
 static char status_pointer[LOG_COLS] = "pointer: no absolute pointer event yet";
-static char status_key[LOG_COLS] = "last key: none yet  (F12 writes the disk marker)";
+static char status_key[LOG_COLS] = "last key: none yet  (F12 disk marker, F5-F9 workloads)";
 static char status_inputs[LOG_COLS] = "input devices: none yet";
 static bool status_changed = true;
 static unsigned frame_count;
@@ -619,10 +648,18 @@ static void damage(int x, int y, int w, int h)
 	damage_list[ndamage++] = r;
 }
 
-/* Damages the area the pointer marker covers at its current position. */
+/* True if the pointer marker is part of the picture: the default one and
+ * its frozen copy, idle. */
+static bool pointer_shown(void)
+{
+	return pointer_seen && (workload == WL_DEFAULT || workload == WL_IDLE);
+}
+
+/* Damages the area the pointer marker covers at its current position (only
+ * while it moves with the pointer, in the default workload). */
 static void damage_pointer(void)
 {
-	if (pointer_seen)
+	if (pointer_seen && workload == WL_DEFAULT)
 		damage(pointer_x - POINTER_R, pointer_y - POINTER_R, 2 * POINTER_R + 1, 2 * POINTER_R + 1);
 }
 
@@ -641,7 +678,7 @@ static void fb_flush(void)
 		for (int y = r->y0; y < r->y1; y++) {
 			const uint32_t *src = scene + (size_t)y * (size_t)fb.w;
 			uint8_t *dst = fb.origin + (size_t)y * (size_t)fb.stride;
-			bool pointer_row = pointer_seen && abs(y - pointer_y) <= POINTER_R;
+			bool pointer_row = pointer_shown() && abs(y - pointer_y) <= POINTER_R;
 
 			if (fb.xrgb && !pointer_row) {
 				memcpy(dst + (size_t)r->x0 * 4, src + r->x0, (size_t)(r->x1 - r->x0) * 4);
@@ -663,6 +700,21 @@ static void fb_flush(void)
 		}
 	}
 	ndamage = 0;
+}
+
+/*
+ * Makes what was just written to the framebuffer visible now. DRM's fbdev
+ * emulation (bochs, virtio-gpu) copies the pages written through the mmap
+ * to the display only 50 ms after the first write (deferred I/O), so steps
+ * closer together than that would reach QEMU, and VNC, as one update; an
+ * fsync() on the device runs that copy at once. The benchmark workloads use
+ * it so that each step is one update; the default picture does not need it.
+ * Without deferred I/O (vesafb) it does nothing.
+ */
+static void fb_present(void)
+{
+	if (fb.fd >= 0)
+		fsync(fb.fd);
 }
 
 /* Paints a scene rectangle with one colour, clipped, without recording damage. */
@@ -735,6 +787,19 @@ static void layout_init(void)
 		L.log_lines = 1;
 }
 
+/* Draws the title bar: name on the left; mode, driver and workload on the right. */
+static void draw_title(void)
+{
+	char info[64];
+
+	fill(0, 0, fb.w, L.title_h, C_TITLE_BG);
+	text(L.margin, 12, 6, 0, 0xffffff, C_TITLE_BG, "aula testguest");
+	snprintf(info, sizeof info, "%dx%d %ubpp %s", fb.w, fb.h, fb.var.bits_per_pixel, fb.id);
+	text(fb.w - L.margin - (int)strlen(info) * CELL_W * 2, 12, 2, 0, C_TEXT, C_TITLE_BG, info);
+	snprintf(info, sizeof info, "workload %s", workload_names[workload]);
+	text(fb.w - L.margin - (int)strlen(info) * CELL_W * 2, 44, 2, 0, C_KEY, C_TITLE_BG, info);
+}
+
 /* Draws the parts of the picture that never change. */
 static void draw_static(void)
 {
@@ -742,13 +807,9 @@ static void draw_static(void)
 	static const uint32_t bars[8] = {
 		0xffffff, 0xffff00, 0x00ffff, 0x00ff00, 0xff00ff, 0xff0000, 0x0000ff, 0x000000,
 	};
-	char info[64];
 
 	fill(0, 0, fb.w, fb.h, C_BACKGROUND);
-	fill(0, 0, fb.w, L.title_h, C_TITLE_BG);
-	text(L.margin, 12, 6, 0, 0xffffff, C_TITLE_BG, "aula testguest");
-	snprintf(info, sizeof info, "%dx%d %ubpp %s", fb.w, fb.h, fb.var.bits_per_pixel, fb.id);
-	text(fb.w - L.margin - (int)strlen(info) * CELL_W * 2, 28, 2, 0, C_TEXT, C_TITLE_BG, info);
+	draw_title();
 
 	for (int i = 0; i < 8; i++) {
 		int x0 = fb.w * i / 8, x1 = fb.w * (i + 1) / 8;
@@ -831,6 +892,346 @@ static void draw_log(void)
 		text(L.log.x0 + 6, y, 2, L.log_cols, log_colour(s), C_LOG_BG, s);
 	}
 	log_changed = false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Workloads */
+
+/*
+ * What the typing and scroll workloads show: plain prose with digits and
+ * punctuation, paragraphs ended by '\n', repeated when it runs out.
+ */
+static const char sample_text[] =
+	"The quick brown fox jumps over the lazy dog. Pack my box with five dozen "
+	"liquor jugs. Sphinx of black quartz, judge my vow!\n"
+	"Minutes of the Tuesday meeting, 14:30: the nightly build went green at 02:12 "
+	"after the cache fix; 3 of the 4 runners were idle most of the night. Next "
+	"steps: move the backup job to 01:00, check the hit rate (87% today, 64% last "
+	"week) and ask the network team about the 120 ms spikes.\n"
+	"Dear Ms Novak, thank you for your letter of 9 May. The invoice (no. 2024-0419, "
+	"EUR 1,280.00) was paid on the 14th; a copy of the transfer is attached. "
+	"Kind regards, J. Berger\n"
+	"for (i = 0; i < n; i++) { sum += a[i] * b[i]; } return n ? sum / n : 0;\n"
+	"Rain again this morning. The tram was eleven minutes late, and the coffee "
+	"machine on the third floor still says \"descale me\" - maybe on Friday?\n";
+
+/* Typing: a page below the title bar filled one character at a time. */
+static struct {
+	int x0, y0, pitch;      /* top left character cell, line pitch */
+	int cols, rows;         /* page size in characters */
+	int row, col;           /* where the next character goes (the cursor) */
+	size_t pos;             /* next character of sample_text */
+} T;
+
+/* Draws the cursor block (or erases it with the page colour). */
+static void typing_cursor(uint32_t c)
+{
+	fill(T.x0 + T.col * CELL_W * 2, T.y0 + T.row * T.pitch, FONT_W * 2, FONT_H * 2, c);
+}
+
+/* Moves the cursor to the next line; after the last one the page is
+ * cleared and typing goes on at the top (a new page). */
+static void typing_newline(void)
+{
+	T.col = 0;
+	if (++T.row >= T.rows) {
+		T.row = 0;
+		fill(0, L.title_h, fb.w, fb.h - L.title_h, C_LOG_BG);
+	}
+}
+
+/* Starts the typing workload: the title bar above an empty page. */
+static void typing_start(void)
+{
+	T.pitch = CELL_H * 2 + 4;
+	T.x0 = L.margin;
+	T.y0 = L.title_h + 16;
+	T.cols = (fb.w - 2 * L.margin) / (CELL_W * 2);
+	T.rows = (fb.h - T.y0 - 8) / T.pitch;
+	if (T.cols < 1)
+		T.cols = 1;
+	if (T.rows < 1)
+		T.rows = 1;
+	T.row = T.col = 0;
+	T.pos = 0;
+	fill(0, 0, fb.w, fb.h, C_LOG_BG);
+	draw_title();
+	typing_cursor(C_CURSOR);
+}
+
+/* One keystroke: the next character of the sample text appears at the
+ * cursor. Lines wrap at word boundaries; '\n' starts a new line. */
+static void typing_step(void)
+{
+	char c, one[2] = { 0, 0 };
+
+	for (;;) {
+		c = sample_text[T.pos];
+		if (c == '\0')
+			T.pos = 0;
+		else if (c == ' ' && T.col == 0)
+			T.pos++; /* a wrapped line does not start with a space */
+		else
+			break;
+	}
+	typing_cursor(C_LOG_BG);
+	if (c == '\n') {
+		T.pos++;
+		typing_newline();
+		typing_cursor(C_CURSOR);
+		return;
+	}
+	if (c != ' ' && T.col > 0 && (T.pos == 0 || sample_text[T.pos - 1] == ' ')) {
+		int len = (int)strcspn(sample_text + T.pos, " \n");
+
+		if (T.col + len > T.cols)
+			typing_newline(); /* the word does not fit on this line */
+	}
+	T.pos++;
+	one[0] = c;
+	text(T.x0 + T.col * CELL_W * 2, T.y0 + T.row * T.pitch, 2, 1, C_TEXT, C_LOG_BG, one);
+	if (++T.col >= T.cols)
+		typing_newline();
+	typing_cursor(C_CURSOR);
+}
+
+/* Scroll: numbered text lines with alternating backgrounds below the title
+ * bar, moving up SCROLL_PX rows per step, a new line coming in at the bottom. */
+_Static_assert(SCROLL_PX == CELL_H * 2, "a scroll step is one line of 2x text");
+
+static struct {
+	int y0;                 /* top of the scrolling area; its height is a multiple of SCROLL_PX */
+	unsigned next;          /* number of the line that comes in next */
+} S;
+
+/* Draws line number n of the scrolling page at y: its number and a piece of
+ * the sample text whose start and length vary from line to line. */
+static void scroll_line(int y, unsigned n)
+{
+	static const uint32_t colours[] = { C_TEXT, C_POINTER_TXT, C_KEY, 0xa0f0a0, 0xffa0a0 };
+	const size_t text_len = sizeof sample_text - 1;
+	uint32_t bg = n % 2 ? C_ZEBRA_B : C_ZEBRA_A;
+	int cols = (fb.w - 2 * L.margin) / (CELL_W * 2) - 8;
+	char num[16], line[LOG_COLS];
+	size_t start = (size_t)n * 97 % text_len;
+	int len = 0;
+
+	if (cols > (int)sizeof line - 1)
+		cols = (int)sizeof line - 1;
+	if (cols > 24)
+		len = 24 + (int)(n * 53 % (unsigned)(cols - 24 + 1));
+	/* From the start of a word ... */
+	for (size_t i = 0; i < text_len && !isspace((unsigned char)sample_text[start]); i++)
+		start = (start + 1) % text_len;
+	start = (start + 1) % text_len;
+	for (int i = 0; i < len; i++) {
+		char c = sample_text[(start + (size_t)i) % text_len];
+
+		line[i] = c == '\n' ? ' ' : c;
+	}
+	/* ... to the end of one, where the line has room for that. */
+	if (!isspace((unsigned char)sample_text[(start + (size_t)len) % text_len]))
+		for (int i = len - 1; i > len / 2; i--)
+			if (line[i] == ' ') {
+				len = i;
+				break;
+			}
+	line[len] = '\0';
+	snprintf(num, sizeof num, "%6u", n);
+	paint(0, y, fb.w, SCROLL_PX, bg);
+	text(L.margin, y, 2, 0, C_DIM, bg, num);
+	text(L.margin + 8 * CELL_W * 2, y, 2, 0, colours[n % 5], bg, line);
+}
+
+/* Starts the scroll workload: the title bar above a full page of lines. */
+static void scroll_start(void)
+{
+	int lines = (fb.h - L.title_h) / SCROLL_PX;
+
+	if (lines < 1)
+		lines = 1;
+	S.y0 = fb.h - lines * SCROLL_PX;
+	fill(0, 0, fb.w, fb.h, C_BACKGROUND);
+	draw_title();
+	for (int i = 0; i < lines; i++)
+		scroll_line(S.y0 + i * SCROLL_PX, (unsigned)i + 1);
+	S.next = (unsigned)lines + 1;
+}
+
+/* One scroll step: the whole area moves up, a new line at the bottom. */
+static void scroll_step(void)
+{
+	size_t row = (size_t)fb.w;
+
+	damage(0, S.y0, fb.w, fb.h - S.y0); /* first: it covers the text drawn below */
+	memmove(scene + (size_t)S.y0 * row, scene + (size_t)(S.y0 + SCROLL_PX) * row,
+		(size_t)(fb.h - S.y0 - SCROLL_PX) * row * sizeof *scene);
+	scroll_line(fb.h - SCROLL_PX, S.next++);
+}
+
+/*
+ * Motion: the whole screen, every frame. A checkerboard of 64 px squares
+ * over a hue gradient; each band of squares slides sideways, alternately
+ * left and right, 8 px a frame, and the bands move up 4 px a frame, so every
+ * pixel changes every frame. Each screen row is a window into one of two
+ * precomputed pattern rows (already in the framebuffer's pixel format), so a
+ * frame is one memcpy per row straight into the framebuffer; the scene is
+ * not used and is redrawn when the workload changes.
+ */
+#define MOTION_PERIOD  1536     /* the hue wheel, one step per pixel; a multiple of 2 squares */
+#define MOTION_SQUARE  64
+
+static uint8_t *motion_band[2];  /* MOTION_PERIOD + fb.w pixels each; [k]: squares k, k+2, ... bright */
+
+/* A fully saturated colour, i along the hue wheel (0 <= i < MOTION_PERIOD). */
+static uint32_t hue(unsigned i)
+{
+	uint32_t f = i % 256;
+
+	switch (i / 256) {
+	case 0:  return 0xff0000 | f << 8;              /* red to yellow */
+	case 1:  return (255 - f) << 16 | 0x00ff00;     /* yellow to green */
+	case 2:  return 0x00ff00 | f;                   /* green to cyan */
+	case 3:  return (255 - f) << 8 | 0x0000ff;      /* cyan to blue */
+	case 4:  return f << 16 | 0x0000ff;             /* blue to magenta */
+	default: return 0xff0000 | (255 - f);           /* magenta to red */
+	}
+}
+
+/* Builds the two pattern rows once; false if there is no memory for them. */
+static bool motion_start(void)
+{
+	int n = MOTION_PERIOD + fb.w;
+
+	for (unsigned k = 0; k < 2; k++) {
+		if (motion_band[k] != NULL)
+			continue;
+		motion_band[k] = malloc((size_t)n * (size_t)fb.bytespp);
+		if (motion_band[k] == NULL) {
+			say("error motion: no memory");
+			return false;
+		}
+		for (int x = 0; x < n; x++) {
+			unsigned hx = (unsigned)x % MOTION_PERIOD;
+			uint32_t c = hue(hx);
+			uint32_t px;
+
+			if ((hx / MOTION_SQUARE) % 2 != k)
+				c = (c >> 2) & 0x3f3f3f; /* a dark square: a quarter of the brightness */
+			px = fb_pack(c);
+			memcpy(motion_band[k] + (size_t)x * (size_t)fb.bytespp, &px, (size_t)fb.bytespp);
+		}
+	}
+	return true;
+}
+
+/* Draws motion frame number wl_frames straight into the framebuffer. */
+static void motion_frame(void)
+{
+	unsigned t = wl_frames, d = 8 * t % MOTION_PERIOD;
+
+	if (motion_band[0] == NULL || motion_band[1] == NULL)
+		return;
+	for (int y = 0; y < fb.h; y++) {
+		unsigned band = ((unsigned)y + 4 * t) / MOTION_SQUARE;
+		unsigned k = band % 2;
+		unsigned off = (band * 160 + (k ? d : MOTION_PERIOD - d)) % MOTION_PERIOD;
+
+		memcpy(fb.origin + (size_t)y * (size_t)fb.stride,
+		       motion_band[k] + (size_t)off * (size_t)fb.bytespp,
+		       (size_t)fb.w * (size_t)fb.bytespp);
+	}
+	wl_frames++;
+}
+
+/* The time between two steps of the current workload; 0 if it has none. */
+static double workload_period(void)
+{
+	switch (workload) {
+	case WL_DEFAULT: return TICK_S;
+	case WL_TYPING:  return TYPING_S;
+	case WL_SCROLL:  return SCROLL_S;
+	case WL_MOTION:  return MOTION_S;
+	default:         return 0;
+	}
+}
+
+/* True if the workload reports its frame rate ("fps N") on the serial console. */
+static bool workload_counts_frames(void)
+{
+	return workload == WL_MOTION || workload == WL_SCROLL;
+}
+
+/* Draws the whole picture of the current workload, as after a switch. */
+static void workload_redraw(void)
+{
+	wl_frames = 0;
+	redraw_pending = false;
+	switch (workload) {
+	case WL_DEFAULT:
+	case WL_IDLE: /* the default picture, then nothing more */
+		draw_static();
+		draw_tick();
+		draw_status();
+		draw_log();
+		fb_flush();
+		break;
+	case WL_TYPING:
+		typing_start();
+		fb_flush();
+		break;
+	case WL_SCROLL:
+		scroll_start();
+		fb_flush();
+		break;
+	case WL_MOTION:
+		ndamage = 0; /* motion does not copy from the scene */
+		if (motion_start())
+			motion_frame();
+		break;
+	}
+	if (workload != WL_DEFAULT)
+		fb_present();
+}
+
+/* One step of the typing, scroll or motion workload. */
+static void workload_step(void)
+{
+	switch (workload) {
+	case WL_TYPING:
+		typing_step();
+		fb_flush();
+		wl_frames++;
+		break;
+	case WL_SCROLL:
+		scroll_step();
+		fb_flush();
+		wl_frames++;
+		break;
+	case WL_MOTION:
+		motion_frame();
+		break;
+	default:
+		return;
+	}
+	fb_present();
+}
+
+/* F5 to F9 switch the workload; the same key again starts it afresh. */
+static void workload_key(unsigned code)
+{
+	static const struct { unsigned key; enum workload w; } keys[] = {
+		{ KEY_F5, WL_IDLE }, { KEY_F6, WL_TYPING }, { KEY_F7, WL_MOTION },
+		{ KEY_F8, WL_SCROLL }, { KEY_F9, WL_DEFAULT },
+	};
+
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (keys[i].key == code) {
+			workload = keys[i].w;
+			redraw_pending = true;
+			say("workload %s", workload_names[workload]);
+			return;
+		}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1093,11 +1494,14 @@ static void input_event(struct input_dev *d, const struct input_event *ev)
 				d->wheel += ev->code == BTN_GEAR_UP ? 1 : -1;
 		} else if (ev->value >= 0 && ev->value <= 2) {
 			say("key %u %s", ev->code, how[ev->value]);
-			snprintf(status_key, sizeof status_key, "last key: %u %s  (%s)  F12 writes the disk marker",
+			snprintf(status_key, sizeof status_key,
+				 "last key: %u %s  (%s)  F12 disk marker, F5-F9 workloads",
 				 ev->code, how[ev->value], d->node);
 			status_changed = true;
 			if (ev->code == KEY_F12 && ev->value == 1)
 				marker_write();
+			if (ev->value == 1)
+				workload_key(ev->code);
 		}
 		break;
 	case EV_ABS:
@@ -1235,11 +1639,7 @@ static bool screen_start(void)
 	}
 	console_graphics_mode();
 	layout_init();
-	draw_static();
-	draw_tick();
-	draw_status();
-	draw_log();
-	fb_flush();
+	workload_redraw();
 	say("ready %dx%d %ubpp %s", fb.w, fb.h, fb.var.bits_per_pixel, fb.id);
 	return true;
 }
@@ -1248,7 +1648,8 @@ int main(void)
 {
 	struct utsname u;
 	bool screen = false, want_shell;
-	double next_tick, next_scan, last_render = 0;
+	double next_tick, next_scan, next_fps = 0, fps_t0 = 0, last_render = 0;
+	unsigned fps_frames = 0;
 
 	for (int i = 0; i < MAX_INPUTS; i++)
 		inputs[i].fd = -1;
@@ -1272,7 +1673,7 @@ int main(void)
 	for (;;) {
 		struct pollfd pfd[MAX_INPUTS];
 		int idx[MAX_INPUTS], n = 0, timeout_ms;
-		double now = uptime(), wake;
+		double now = uptime(), wake, period;
 		bool ticked = false;
 
 		if (now >= next_scan) {
@@ -1284,24 +1685,48 @@ int main(void)
 			shell_tend(want_shell);
 			next_scan = now + RESCAN_S;
 		}
-		if (now >= next_tick) {
-			frame_count++;
-			next_tick += TICK_S;
-			if (next_tick < now)
-				next_tick = now + TICK_S; /* fell behind: skip, don't burst */
+		period = workload_period();
+		if (screen && redraw_pending) {
+			/* F5..F9: the new workload's whole picture, right away. */
+			workload_redraw();
+			now = last_render = fps_t0 = uptime();
+			next_tick = now + period;
+			next_fps = now + FPS_S;
+			fps_frames = wl_frames;
+		}
+		if (period > 0 && now >= next_tick) {
+			next_tick += period;
+			if (next_tick < now) {
+				/* Fell behind: skip, don't burst. The default picture
+				 * waits a tick; the workloads go on at once, as fast
+				 * as the guest can. */
+				next_tick = workload == WL_DEFAULT ? now + period : now;
+			}
 			ticked = true;
 		}
-		if (screen && (ticked || now - last_render >= MIN_RENDER_S)) {
+		if (workload == WL_DEFAULT) {
 			if (ticked)
-				draw_tick();
-			if (status_changed)
-				draw_status();
-			if (log_changed)
-				draw_log();
-			if (ndamage > 0) {
-				fb_flush();
-				last_render = now;
+				frame_count++;
+			if (screen && (ticked || now - last_render >= MIN_RENDER_S)) {
+				if (ticked)
+					draw_tick();
+				if (status_changed)
+					draw_status();
+				if (log_changed)
+					draw_log();
+				if (ndamage > 0) {
+					fb_flush();
+					last_render = now;
+				}
 			}
+		} else if (screen && ticked) {
+			workload_step();
+		}
+		if (screen && workload_counts_frames() && now >= next_fps) {
+			say_serial("fps %u", (unsigned)((double)(wl_frames - fps_frames) / (now - fps_t0) + 0.5));
+			fps_frames = wl_frames;
+			fps_t0 = now;
+			next_fps = now + FPS_S;
 		}
 
 		for (int i = 0; i < MAX_INPUTS; i++)
@@ -1310,14 +1735,18 @@ int main(void)
 				pfd[n].events = POLLIN;
 				idx[n++] = i;
 			}
-		wake = next_tick < next_scan ? next_tick : next_scan;
-		/* Something to show but rate-limited: come back when allowed. */
-		if (screen && (ndamage > 0 || status_changed || log_changed) &&
+		wake = next_scan;
+		if (period > 0 && next_tick < wake)
+			wake = next_tick;
+		if (screen && workload_counts_frames() && next_fps < wake)
+			wake = next_fps;
+		/* Something to show but rate-limited: come back when allowed.
+		 * Only the default picture shows input. */
+		if (screen && workload == WL_DEFAULT && (ndamage > 0 || status_changed || log_changed) &&
 		    last_render + MIN_RENDER_S < wake)
 			wake = last_render + MIN_RENDER_S;
-		timeout_ms = (int)((wake - uptime()) * 1000) + 1;
-		if (timeout_ms < 0)
-			timeout_ms = 0;
+		wake -= uptime();
+		timeout_ms = wake > 0 ? (int)(wake * 1000) + 1 : 0;
 		if (poll(pfd, (nfds_t)n, timeout_ms) > 0)
 			for (int i = 0; i < n; i++)
 				if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL))
