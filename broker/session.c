@@ -667,13 +667,10 @@ static void on_incoming_conn(struct session_mgr *mgr, const char *protocol, GSoc
     g_subprocess_launcher_take_fd(l, client_fd, 3);
     g_subprocess_launcher_take_fd(l, pair[1], 4);
     {
-        const char *const env[] = { "PATH=/usr/bin:/bin", NULL, NULL };
-        g_auto(GStrv) e = g_strdupv((char **)env);
-        if (g_strcmp0(mgr->d.cfg->log_level, "debug") == 0) {
-            g_free(e[1]);
-            e[1] = g_strdup("AULA_SESSION_DEBUG=1");
-        }
-        g_subprocess_launcher_set_environ(l, e);
+        const char *env[] = { "PATH=/usr/bin:/bin", NULL, NULL };
+        if (g_strcmp0(mgr->d.cfg->log_level, "debug") == 0)
+            env[1] = "AULA_SESSION_DEBUG=1";
+        g_subprocess_launcher_set_environ(l, (char **)env);
     }
     argv[k++] = mgr->d.cfg->session_program;
     argv[k++] = "--protocol";

@@ -26,7 +26,7 @@ struct qemu_src {
     struct fb_source *src;
     rfbClient *client;
     GArray *damage;   /* struct fb_rect, this frame */
-    uint8_t *old;     /* the previous framebuffer during a resize */
+    gboolean ext_keys; /* QEMU acknowledged extended key events */
 };
 
 static int tag;
@@ -91,6 +91,14 @@ static void on_update(rfbClient *client, int x, int y, int w, int h)
     struct qemu_src *q = from_client(client);
     struct fb_rect r = { x, y, w, h };
 
+    /* QEMU acknowledges the extended key event pseudo-encoding with a
+     * rectangle the size of the screen and no pixels, and libvncclient
+     * reports it like any other: it is not damage. */
+    if (!q->ext_keys && SupportsClient2Server(client, rfbQemuEvent)) {
+        q->ext_keys = TRUE;
+        g_debug("display: QEMU takes extended key events");
+        return;
+    }
     if (w > 0 && h > 0)
         g_array_append_val(q->damage, r);
 }

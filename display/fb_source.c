@@ -4,6 +4,7 @@
 #include "display/fb_source.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <unistd.h>
 
 int fb_source_open(const struct fb_source_impl *impl, int fd, const struct fb_source_events *events,
@@ -49,6 +50,29 @@ gboolean fb_source_dispatch(struct fb_source *src)
     return src->impl->dispatch(src->ctx) && !src->closed;
 }
 
+int fb_source_wait_frame(struct fb_source *src, int timeout_ms)
+{
+    int64_t deadline = g_get_monotonic_time() + (int64_t)timeout_ms * 1000;
+    uint64_t start = src->frames;
+
+    while (src->frames == start) {
+        int64_t left = (deadline - g_get_monotonic_time()) / 1000;
+        struct pollfd p = { .fd = fb_source_poll_fd(src), .events = POLLIN };
+        int n;
+
+        if (src->closed || p.fd < 0)
+            return -EPIPE;
+        if (left <= 0)
+            return -ETIMEDOUT;
+        n = poll(&p, 1, (int)left);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n > 0 && !fb_source_dispatch(src))
+            return -EPIPE;
+    }
+    return 0;
+}
+
 void fb_source_key(struct fb_source *src, uint32_t qnum, uint32_t keysym, gboolean down)
 {
     if (!src->closed)
@@ -72,8 +96,12 @@ void fb_source_refresh(struct fb_source *src)
 
 void fb_source_emit_frame(struct fb_source *src, const struct fb_rect *rects, int n)
 {
+    /* An update with only pseudo-rectangles (QEMU acknowledges extensions
+     * that way) changes no pixel: it is not a frame. */
+    if (n <= 0)
+        return;
     src->frames++;
-    if (src->events->frame && n > 0)
+    if (src->events->frame)
         src->events->frame(rects, n, src->data);
 }
 

@@ -92,6 +92,9 @@ void fb_source_free(struct fb_source *src);
 const struct fb *fb_source_fb(const struct fb_source *src);
 int fb_source_poll_fd(const struct fb_source *src);
 gboolean fb_source_dispatch(struct fb_source *src);
+/* Block until the next frame is complete (the first one, right after open),
+ * at most timeout_ms: 0, -ETIMEDOUT, or -EPIPE when the source closed. */
+int fb_source_wait_frame(struct fb_source *src, int timeout_ms);
 void fb_source_key(struct fb_source *src, uint32_t qnum, uint32_t keysym, gboolean down);
 void fb_source_pointer(struct fb_source *src, int x, int y, uint32_t buttons);
 void fb_source_refresh(struct fb_source *src);

@@ -36,6 +36,7 @@
  * broker's allocate_timeout bounds the wait for a VM separately). */
 #define LOGIN_TIMEOUT_S 60
 #define STATS_INTERVAL_S 2
+#define FIRST_FRAME_TIMEOUT_MS 5000
 
 struct session {
     GMainLoop *loop;
@@ -111,7 +112,7 @@ static gboolean tell(struct session *s, struct proto_msg *m)
 /* The session is over: say how (once), and stop. */
 static void end(struct session *s, enum proto_type type, const char *why)
 {
-    if (!s->ended && s->connected) {
+    if (!s->ended) {
         struct proto_msg *m = proto_msg_new(type);
         g_free(m->text);
         m->text = g_strdup(why);
@@ -313,6 +314,9 @@ static gboolean vnc_authenticate(const uint8_t *challenge, const uint8_t *respon
         g_warning("%s", err->message);
         return FALSE;
     }
+    /* The viewer's first picture must be the desktop, not an empty buffer. */
+    if (fb_source_wait_frame(s->src, FIRST_FRAME_TIMEOUT_MS) < 0)
+        g_info("no picture from the VM's display within %d ms: going on", FIRST_FRAME_TIMEOUT_MS);
     vnc_front_set_fb(s->vnc, fb_source_fb(s->src));
     s->display_watch = g_unix_fd_add(fb_source_poll_fd(s->src), G_IO_IN | G_IO_HUP | G_IO_ERR,
                                      on_display_io, s);
@@ -370,8 +374,14 @@ static gboolean on_client_io(gint fd, GIOCondition cond, gpointer data)
 
     if (!vnc_front_process(s->vnc)) {
         s->client_watch = 0;
-        end(s, PROTO_DISCONNECTED, s->connected ? "the viewer closed the connection"
-                                                : "the viewer left before it was let in");
+        if (s->connected) {
+            end(s, PROTO_DISCONNECTED, "the viewer closed the connection");
+        } else {
+            g_autofree char *why = g_strdup_printf("the client left before it was let in%s%s",
+                                                   vnc_front_last_error() ? ": " : "",
+                                                   vnc_front_last_error() ? vnc_front_last_error() : "");
+            end(s, PROTO_DISCONNECTED, why);
+        }
         return G_SOURCE_REMOVE;
     }
     return G_SOURCE_CONTINUE;
@@ -452,8 +462,15 @@ int main(int argc, char **argv)
     s.protocol = opt_protocol;
     s.client_addr = opt_client ? opt_client : g_strdup("");
     if (vnc_front_new(CLIENT_FD, &vnc_hooks, &s, &s.vnc, &err) < 0) {
-        g_warning("%s", err->message);
-        return 1;
+        /* libvncserver refused the connection's first bytes. */
+        struct proto_msg *m = proto_msg_new(PROTO_DISCONNECTED);
+        g_free(m->text);
+        m->text = g_strdup_printf("not a VNC client (%s)", vnc_front_last_error() ? vnc_front_last_error()
+                                                                                  : err->message);
+        g_info("%s", m->text);
+        proto_send(BROKER_FD, m, -1, NULL);
+        proto_msg_free(m);
+        return 0;
     }
     s.client_watch = g_unix_fd_add(CLIENT_FD, G_IO_IN | G_IO_HUP | G_IO_ERR, on_client_io, &s);
     s.broker_watch = g_unix_fd_add(BROKER_FD, G_IO_IN | G_IO_HUP | G_IO_ERR, on_broker_io, &s);

@@ -36,6 +36,9 @@ static void server_log(const char *format, ...)
     g_debug("vnc: %s", g_strchomp(text));
 }
 
+/* libvncserver's last complaint (one process serves one viewer). */
+static char last_error[256];
+
 static void server_err(const char *format, ...) G_GNUC_PRINTF(1, 2);
 static void server_err(const char *format, ...)
 {
@@ -45,7 +48,14 @@ static void server_err(const char *format, ...)
     va_start(ap, format);
     text = g_strdup_vprintf(format, ap);
     va_end(ap);
-    g_info("vnc: %s", g_strchomp(text));
+    g_strchomp(text);
+    g_strlcpy(last_error, text, sizeof(last_error));
+    g_info("vnc: %s", text);
+}
+
+const char *vnc_front_last_error(void)
+{
+    return last_error[0] ? last_error : NULL;
 }
 
 static struct vnc_front *from_client(rfbClientPtr cl)

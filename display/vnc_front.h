@@ -45,6 +45,10 @@ gboolean vnc_front_process(struct vnc_front *front);
 /* The viewer's socket, to poll. */
 int vnc_front_fd(const struct vnc_front *front);
 
+/* What libvncserver last complained of (a viewer that broke the protocol),
+ * or NULL. Borrowed. */
+const char *vnc_front_last_error(void);
+
 struct vnc_front_stats {
     uint64_t bytes_sent;
     uint64_t updates_sent;   /* FramebufferUpdate messages */

@@ -22,6 +22,7 @@ import pty
 import select
 import socket
 import ssl
+import termios
 import sys
 import time
 import urllib.request
@@ -35,9 +36,12 @@ def fail(msg):
 
 
 def capture(host, port, password, out, timeout=60):
+    # gvnccapture takes HOST:DISPLAY, the port less 5900.
+    if int(port) < 5900:
+        fail("gvnccapture cannot reach port %s (below 5900)" % port)
     pid, fd = pty.fork()
     if pid == 0:
-        os.execvp("gvnccapture", ["gvnccapture", "%s:%s" % (host, port), out])
+        os.execvp("gvnccapture", ["gvnccapture", "%s:%d" % (host, int(port) - 5900), out])
     buf = b""
     sent = False
     deadline = time.time() + timeout
@@ -52,6 +56,13 @@ def capture(host, port, password, out, timeout=60):
                 break
             buf += data
             if not sent and b"Password:" in buf:
+                # It turns echo off (flushing pending input) around its
+                # prompt: answer only once it has, or the answer is lost.
+                for _ in range(100):
+                    if not termios.tcgetattr(fd)[3] & termios.ECHO:
+                        break
+                    time.sleep(0.01)
+                time.sleep(0.05)
                 os.write(fd, password.encode() + b"\n")
                 sent = True
         done, status = os.waitpid(pid, os.WNOHANG)

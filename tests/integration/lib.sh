@@ -46,7 +46,7 @@ cleanup() {
         virsh -c qemu:///system pool-destroy "$STORAGE_POOL" >/dev/null 2>&1
         virsh -c qemu:///system pool-undefine "$STORAGE_POOL" >/dev/null 2>&1
     fi
-    [ -n "${TMP:-}" ] && rm -rf "$TMP"
+    [ -n "${TMP:-}" ] && [ -z "${KEEP_TMP:-}" ] && rm -rf "$TMP"
 }
 
 # The test talks to the real libvirtd (qemu:///system): start it if needed

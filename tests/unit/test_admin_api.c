@@ -975,7 +975,7 @@ static void test_status(void **state)
     assert_true(json_object_get_int_member(s, "uptime") >= 0);
     assert_string_equal(json_object_get_string_member(s, "state_dir"), f->cfg->state_dir);
     assert_string_equal(json_object_get_string_member(s, "database"), db_path);
-    assert_int_equal(json_object_get_int_member(s, "schema_version"), 2);
+    assert_int_equal(json_object_get_int_member(s, "schema_version"), 3);
     assert_string_equal(json_object_get_string_member(s, "admin_group"), "aula-admin");
     assert_string_equal(json_object_get_string_member(s, "hypervisor"), "auto");
     assert_false(json_object_has_member(s, "libvirt"));

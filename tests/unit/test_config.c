@@ -16,7 +16,7 @@
 #include "broker/conf.h"
 
 /* Number of settings in the table (struct conf's members). */
-#define N_SETTINGS 18
+#define N_SETTINGS 26
 
 struct fx {
     char *dir;
@@ -490,8 +490,8 @@ static void test_dump_man(void **state)
             assert_true(p > *l && p[-1] == '\\');
     }
     assert_int_equal(tp, N_SETTINGS);
-    assert_int_equal(reload, 5);
-    assert_int_equal(restart, N_SETTINGS - 5);
+    assert_int_equal(reload, 11);
+    assert_int_equal(restart, N_SETTINGS - 11);
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
         g_autofree char *tag = g_strdup_printf("\n.BR %s \" = \" \"", names[i]);
         assert_non_null(strstr(text, tag));

@@ -245,9 +245,9 @@ static void test_open_creates_schema(void **state)
     struct fx *f = *state;
     g_autofree char *mode = NULL;
 
-    assert_int_equal(db_latest_schema_version(), 2);
-    assert_int_equal(db_schema_version(f->db), 2);
-    assert_int_equal(rawdb_int(f->path, "PRAGMA user_version"), 2);
+    assert_int_equal(db_latest_schema_version(), 3);
+    assert_int_equal(db_schema_version(f->db), 3);
+    assert_int_equal(rawdb_int(f->path, "PRAGMA user_version"), 3);
     /* journal_mode = WAL is stored in the file, so a second connection sees it. */
     mode = rawdb_text(f->path, "PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
@@ -297,7 +297,7 @@ static void test_open_reopen_idempotent(void **state)
 
     assert_int_equal(db_open(f->path, &f->db, &gerr), 0);
     assert_null(gerr);
-    assert_int_equal(db_schema_version(f->db), 2);
+    assert_int_equal(db_schema_version(f->db), 3);
     after = rawdb_dump(f->path);
     assert_string_equal(before, after);
 
@@ -310,7 +310,7 @@ static void test_open_reopen_idempotent(void **state)
         struct db *second = NULL;
         assert_int_equal(db_open(f->path, &second, &gerr), 0);
         assert_null(gerr);
-        assert_int_equal(db_schema_version(second), 2);
+        assert_int_equal(db_schema_version(second), 3);
         db_close(second);
     }
     g_free(after);
@@ -327,7 +327,7 @@ static void test_open_newer_schema_refused(void **state)
 
     db_close(f->db);
     f->db = NULL;
-    rawdb_exec(f->path, "PRAGMA user_version = 3");
+    rawdb_exec(f->path, "PRAGMA user_version = 4");
     before = rawdb_dump(f->path);
 
     assert_int_equal(db_open(f->path, &db, &error), -EPROTO);
@@ -336,7 +336,7 @@ static void test_open_newer_schema_refused(void **state)
     assert_true(error->domain == DB_ERROR);
     assert_int_equal(error->code, EPROTO);
     assert_non_null(strstr(error->message, f->path));
-    assert_non_null(strstr(error->message, "version 3"));
+    assert_non_null(strstr(error->message, "version 4"));
     g_clear_error(&error);
     after = rawdb_dump(f->path);
     assert_string_equal(before, after);

@@ -74,6 +74,22 @@ static void test_round_trips(void **state)
     assert_string_equal(b->text, "Preparing your desktop…");
     proto_msg_free(b);
 
+    {
+        /* 64-bit counters survive the trip whole. */
+        struct proto_msg *st = proto_msg_new(PROTO_STATS);
+        g_free(st->encoding), st->encoding = g_strdup("tight");
+        st->bytes = G_GUINT64_CONSTANT(0x123456789abcdef0);
+        st->fps = 30;
+        st->idle = 4000000000u;
+        b = round_trip(st);
+        assert_string_equal(b->encoding, "tight");
+        assert_true(b->bytes == G_GUINT64_CONSTANT(0x123456789abcdef0));
+        assert_int_equal(b->fps, 30);
+        assert_true(b->idle == 4000000000u);
+        proto_msg_free(b);
+        proto_msg_free(st);
+    }
+
     e->code = EACCES;
     b = round_trip(e);
     assert_int_equal(b->code, EACCES);
@@ -139,9 +155,9 @@ static void test_malformed(void **state)
     static const uint8_t trailing[] = { 0, 0, 0, 3, 0, 3, 0, 1, 0, 0, 'x' };
     static const uint8_t nul[] = { 0, 0, 0, 4, 0, 3, 0, 1, 0, 2, 'a', 0 };
     static const uint8_t bad_utf8[] = { 0, 0, 0, 4, 0, 3, 0, 1, 0, 2, 0xc3, 0x28 };
-    static const uint8_t bad_bool[] = { 0, 0, 0, 7, 0, 7, 0, 1, 2, 0, 0, 0, 0, 0, 0 };
-    static const uint8_t bad_pct[] = { 0, 0, 0, 3, 0, 8, 0, 1, 101, 0, 0 };
-    static const uint8_t long_list[] = { 0, 0, 0, 5, 0, 7, 0, 1, 1, 0, 0, 0xff, 0xff };
+    static const uint8_t bad_bool[] = { 0, 0, 0, 7, 0, 8, 0, 1, 2, 0, 0, 0, 0, 0, 0 };
+    static const uint8_t bad_pct[] = { 0, 0, 0, 3, 0, 9, 0, 1, 101, 0, 0 };
+    static const uint8_t long_list[] = { 0, 0, 0, 5, 0, 8, 0, 1, 1, 0, 0, 0xff, 0xff };
 
     expect_bad(too_big, sizeof(too_big), "over the limit");
     expect_bad(bad_version, sizeof(bad_version), "protocol version 9");
