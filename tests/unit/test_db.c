@@ -348,7 +348,7 @@ static void test_open_newer_schema_refused(void **state)
     g_clear_error(&error);
 
     /* Back at the version this binary knows, it opens again. */
-    rawdb_exec(f->path, "PRAGMA user_version = 2");
+    rawdb_exec(f->path, "PRAGMA user_version = 3");
     assert_int_equal(db_open(f->path, &f->db, &error), 0);
     assert_null(error);
 }
