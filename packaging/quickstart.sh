@@ -169,12 +169,23 @@ CONF
     cat <<TXT
 
 aulad is running in the foreground with the pool "demo" (2 spares booted).
-In another terminal, as root:
+
+See the demo desktop with a VNC viewer (password: a one-time ticket from the
+client API, valid 60 s; the certificate is self-signed, its fingerprint is in
+the status above):
+  TOKEN=\$(curl -sk https://localhost:8443/api/v1/login \\
+      -d '{"username":"demo","password":"PASSWORD"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  curl -sk https://localhost:8443/api/v1/pools/demo/connect -H "Authorization: Bearer \$TOKEN" \\
+      -d '{"protocol":"vnc"}'
+  vncviewer localhost::5900        # type the "ticket" as the password
+(PASSWORD is the demo user's, printed when it was created.)
+
+Admin, in another terminal, as root:
+  $dir/broker/aulactl --socket $sock session list
   $dir/broker/aulactl --socket $sock vm list
-  $dir/broker/aulactl --socket $sock pool allocate demo --user demo
   $dir/broker/aulactl --socket $sock --help
-Desktops over RDP and VNC, the client API and aula-client are not served by
-this version yet. Configuration: $conf (see docs/aulad.conf.5); stop with Ctrl-C.
+RDP, aula-client and application streaming are not served by this version
+yet. Configuration: $conf (see docs/aulad.conf.5); stop with Ctrl-C.
 TXT
     wait $pid
 }
