@@ -1,0 +1,16 @@
+# VNC benchmarks: vncmeter (a measuring viewer) and bench_vnc.sh, which runs it
+# through aulad and straight against QEMU's own VNC server of the same VM.
+# `make bench-vnc` needs root and libvirtd; without them it says why and skips.
+EXTRA_PROGRAMS += tests/bench/vncmeter
+tests_bench_vncmeter_SOURCES = tests/bench/vncmeter.c
+tests_bench_vncmeter_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(VNCCLIENT_CFLAGS)
+tests_bench_vncmeter_LDADD = $(GLIB_LIBS) $(VNCCLIENT_LIBS)
+EXTRA_DIST += tests/bench/bench_vnc.sh
+
+bench-vnc: tests/bench/vncmeter broker/aulad broker/aulactl display/aula-session
+	@rc=0; top_builddir=$(abs_top_builddir) top_srcdir=$(abs_top_srcdir) \
+		bash $(srcdir)/tests/bench/bench_vnc.sh || rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "bench-vnc: skipped (the reason is above)"; \
+	elif [ $$rc -ne 0 ]; then echo "bench-vnc: failed (exit $$rc)"; exit $$rc; fi
+bench: bench-vnc
+.PHONY: bench-vnc
