@@ -679,6 +679,11 @@ static int cmd_status(struct client *c, char **args)
         printf("%-11s %s %s: %s\n", i == 0 ? "listeners:" : "", str_member(l, "name"),
                str_member(l, "address"), str_member(l, "state"));
     }
+    if (json_object_has_member(o, "tls_fingerprint") && *str_member(o, "tls_fingerprint"))
+        printf("TLS:        certificate %s\n", str_member(o, "tls_fingerprint"));
+    if (json_object_has_member(o, "session_processes"))
+        printf("sessions:   %" G_GINT64_FORMAT " session process(es) running\n",
+               json_object_get_int_member(o, "session_processes"));
     if (*str_member(o, "admin_group"))
         printf("admins:     root and members of group '%s'\n", str_member(o, "admin_group"));
     else

@@ -78,7 +78,6 @@ static void status_extra(JsonBuilder *b, void *data)
 {
     struct daemon *d = data;
     const struct conf *cfg = d->cfg;
-    g_autofree char *rdp = g_strdup_printf("%s port %d", cfg->rdp_address, cfg->rdp_port);
     g_autofree char *api = g_strdup_printf("%s port %d", cfg->api_address, cfg->api_port);
 
     json_builder_set_member_name(b, "listeners");
@@ -86,9 +85,6 @@ static void status_extra(JsonBuilder *b, void *data)
     add_listener(b, "admin", cfg->admin_socket, "listening");
     add_listener(b, "client-api", api, "listening (HTTPS)");
     session_mgr_listeners(d->sessions, b);
-    /* RDP is configured but not served by this version; status says so
-     * rather than pretend. */
-    add_listener(b, "rdp", rdp, "not served by this version");
     json_builder_end_array(b);
     json_builder_set_member_name(b, "session_processes");
     json_builder_add_int_value(b, session_mgr_count(d->sessions));
@@ -182,10 +178,8 @@ static gboolean on_reload(gpointer data)
         g_warning("SIGHUP: reloaded %s; changed settings that need a restart: %s", d->config_path,
                   list);
     } else {
-        g_message("SIGHUP: reloaded %s (log_level = %s, admin_group = %s, allocate_timeout = %d,"
-                  " memory_budget_mib = %d, memory_reserve_mib = %d)", d->config_path,
-                  d->cfg->log_level, d->cfg->admin_group, d->cfg->allocate_timeout,
-                  d->cfg->memory_budget_mib, d->cfg->memory_reserve_mib);
+        g_message("SIGHUP: reloaded %s (the settings aulad.conf(5) marks as reloaded on SIGHUP; "
+                  "log_level = %s)", d->config_path, d->cfg->log_level);
     }
     pool_mgr_kick(d->pools);
     return G_SOURCE_CONTINUE;
@@ -308,7 +302,8 @@ static int run(struct daemon *d)
         api_deps = (struct client_api_deps){ d->db, d->cfg, &d->auth, d->tickets, d->login_by_user,
                                              d->login_by_addr, d->tls };
         sess_deps = (struct session_deps){ d->db, d->cfg, &d->auth, d->pools, d->tickets,
-                                           d->login_by_user, d->login_by_addr };
+                                           d->login_by_user, d->login_by_addr, d->tls->cert_path,
+                                           d->tls->key_path };
         r = client_api_start(&api_deps, &d->client_api, &err);
         if (r == 0)
             r = session_mgr_start(&sess_deps, &d->sessions, &err);
@@ -325,8 +320,8 @@ static int run(struct daemon *d)
     g_message("aulad %s ready: state in %s (schema v%d), admin API on %s (root and group '%s')",
               PACKAGE_VERSION, d->cfg->state_dir, db_schema_version(d->db), d->cfg->admin_socket,
               d->cfg->admin_group);
-    g_message("client API on https://%s port %d (certificate %s), VNC on %s port %d; "
-              "RDP (%s port %d) is not served by this version",
+    g_message("client API on https://%s port %d (certificate %s), VNC on %s port %d, "
+              "RDP on %s port %d",
               d->cfg->api_address, d->cfg->api_port, d->tls->fingerprint, d->cfg->vnc_address,
               d->cfg->vnc_port, d->cfg->rdp_address, d->cfg->rdp_port);
     daemon_ready(ready_fd);
@@ -334,12 +329,12 @@ static int run(struct daemon *d)
     g_main_loop_run(d->loop);
     /* Waiting requests get their answer and VM operations under way finish
      * (their results recorded) while the main loop can still send answers. */
+    pool_mgr_cancel_waiters(d->pools);
     session_mgr_free(d->sessions);
     d->sessions = NULL;
     admin_api_set_session_mgr(d->api, NULL);
     client_api_free(d->client_api);
     d->client_api = NULL;
-    pool_mgr_cancel_waiters(d->pools);
     pool_mgr_drain(d->pools);
     for (int i = 0; i < 20; i++) {
         while (g_main_context_iteration(NULL, FALSE))
@@ -385,7 +380,7 @@ int main(int argc, char **argv)
         "keeps its pools of desktop VMs on libvirt, and serves the admin API that aulactl(1) uses.\n"
         "Settings are described in aulad.conf(5); `aulad --dump-config` prints them all.\n"
         "Signals: SIGTERM or SIGINT stop cleanly; SIGHUP reloads the settings marked so in\n"
-        "aulad.conf(5) (log_level, admin_group, allocate_timeout, memory_budget_mib, memory_reserve_mib).");
+        "aulad.conf(5) and in `aulad --dump-config`.");
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         g_printerr("aulad: %s (try --help)\n", err->message);
         return 2;

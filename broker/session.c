@@ -311,7 +311,9 @@ static void on_redeem(struct conn *c, const struct proto_msg *m)
     int64_t retry = 0;
     int r;
 
-    if (!ratelimit_allowed(mgr->d.login_by_addr, c->client_addr, now_s(), &retry)) {
+    g_autofree char *addr_key = ratelimit_addr_key(c->client_addr);
+
+    if (!ratelimit_allowed(mgr->d.login_by_addr, addr_key, now_s(), &retry)) {
         g_autofree char *why = g_strdup_printf("too many failed attempts from %s: try again in %" G_GINT64_FORMAT " s",
                                                c->client_addr, retry);
         audit(mgr, c->client_addr, "ticket.redeem", c->protocol, NULL, NULL, "refused", why);
@@ -333,7 +335,7 @@ static void on_redeem(struct conn *c, const struct proto_msg *m)
     }
     if (r < 0) {
         struct proto_msg *a = proto_msg_new(PROTO_AUTH_RESULT);
-        ratelimit_fail(mgr->d.login_by_addr, c->client_addr, now_s());
+        ratelimit_fail(mgr->d.login_by_addr, addr_key, now_s());
         g_message("session %u from %s: ticket refused: %s", c->serial, c->client_desc, err->message);
         a->ok = FALSE;
         g_free(a->text);
@@ -342,7 +344,7 @@ static void on_redeem(struct conn *c, const struct proto_msg *m)
         conn_end(c, "ticket refused");
         return;
     }
-    ratelimit_clear(mgr->d.login_by_addr, c->client_addr);
+    ratelimit_clear(mgr->d.login_by_addr, addr_key);
     c->user = g_strdup(user);
     c->pools = g_new0(char *, 2);
     c->pools[0] = g_strdup(pool);
@@ -358,12 +360,136 @@ static void on_redeem(struct conn *c, const struct proto_msg *m)
     }
 }
 
+/* The pools user may use over protocol (caller frees), or NULL. */
+static char **usable_pools(struct session_mgr *mgr, const char *user, const char *protocol)
+{
+    struct db_user *u = NULL;
+    GPtrArray *out = g_ptr_array_new();
+
+    if (db_user_get(mgr->d.db, user, &u, NULL) == 0 && !u->disabled) {
+        for (char **p = u->pools; p && *p; p++) {
+            struct db_pool *pool = NULL;
+            if (db_pool_get(mgr->d.db, *p, &pool, NULL) == 0) {
+                g_auto(GStrv) protos = g_strsplit(pool->protocols, ",", -1);
+                if (g_strv_contains((const char *const *)protos, protocol))
+                    g_ptr_array_add(out, g_strdup(*p));
+                db_pool_free(pool);
+            }
+        }
+    }
+    db_user_free(u);
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(out, FALSE);
+}
+
+static void auth_refuse(struct conn *c, const char *text)
+{
+    struct proto_msg *a = proto_msg_new(PROTO_AUTH_RESULT);
+
+    a->ok = FALSE;
+    g_free(a->text);
+    a->text = g_strdup(text);
+    send_msg(c, a, -1);
+}
+
+/* A user name and password (or a ticket as the password) from an RDP client
+ * or the session's login screen. A refusal leaves the session in C_NEW, so
+ * the login screen can ask again; the rate limits bound how often. */
+static void on_authenticate(struct conn *c, const struct proto_msg *m)
+{
+    struct session_mgr *mgr = c->mgr;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *addr_key = ratelimit_addr_key(c->client_addr);
+    g_autofree char *t_user = NULL, *t_pool = NULL;
+    g_auto(GStrv) pools = NULL;
+    int64_t retry = 0, now = now_s();
+    gboolean by_ticket = FALSE;
+
+    if (m->user[0] == '\0' && m->password[0] == '\0') {
+        auth_refuse(c, "");
+        return;
+    }
+    if (!ratelimit_allowed(mgr->d.login_by_addr, addr_key, now, &retry) ||
+        (m->user[0] && !ratelimit_allowed(mgr->d.login_by_user, m->user, now, &retry))) {
+        g_autofree char *why = g_strdup_printf("too many failed logins: try again in %" G_GINT64_FORMAT " s",
+                                               retry);
+        audit(mgr, m->user[0] ? m->user : c->client_addr, "login", c->protocol, m->user[0] ? m->user : NULL,
+              NULL, "refused", c->client_desc);
+        auth_refuse(c, why);
+        return;
+    }
+    /* A one-time ticket from the client API works as the password (for
+     * aula-client and .rdp files). */
+    if (strlen(m->password) == TICKET_SECRET_LEN_RDP &&
+        ticket_redeem(mgr->d.tickets, m->password, c->protocol, c->client_desc, &t_user, &t_pool, NULL) == 0) {
+        if (m->user[0] == '\0' || strcmp(m->user, t_user) == 0) {
+            by_ticket = TRUE;
+        } else {
+            g_message("session %u: a ticket of %s was presented as %s's password", c->serial, t_user, m->user);
+        }
+    }
+    if (!by_ticket && (m->user[0] == '\0' || auth_verify(mgr->d.auth, m->user, m->password, &err) < 0)) {
+        ratelimit_fail(mgr->d.login_by_addr, addr_key, now);
+        if (m->user[0])
+            ratelimit_fail(mgr->d.login_by_user, m->user, now);
+        audit(mgr, m->user[0] ? m->user : c->client_addr, "login", c->protocol, m->user[0] ? m->user : NULL,
+              NULL, "denied", c->client_desc);
+        g_message("session %u from %s: login of '%s' refused", c->serial, c->client_desc, m->user);
+        auth_refuse(c, "Wrong user name or password");
+        return;
+    }
+    ratelimit_clear(mgr->d.login_by_addr, addr_key);
+    c->user = g_strdup(by_ticket ? t_user : m->user);
+    ratelimit_clear(mgr->d.login_by_user, c->user);
+    if (by_ticket) {
+        pools = g_new0(char *, 2);
+        pools[0] = g_strdup(t_pool);
+    } else {
+        pools = usable_pools(mgr, c->user, c->protocol);
+    }
+    if (m->pool[0] && !g_strv_contains((const char *const *)pools, m->pool)) {
+        g_autofree char *why = g_strdup_printf("%s may not use pool '%s' over %s", c->user, m->pool, c->protocol);
+        audit(mgr, c->user, "login", c->protocol, c->user, m->pool, "denied", why);
+        g_clear_pointer(&c->user, g_free);
+        auth_refuse(c, why);
+        return;
+    }
+    if (pools[0] == NULL) {
+        g_autofree char *why = g_strdup_printf("%s has no desktop to use over %s", c->user, c->protocol);
+        audit(mgr, c->user, "login", c->protocol, c->user, NULL, "denied", why);
+        g_clear_pointer(&c->user, g_free);
+        auth_refuse(c, why);
+        return;
+    }
+    audit(mgr, c->user, "login", c->protocol, c->user, m->pool[0] ? m->pool : NULL, "ok", c->client_desc);
+    g_message("session %u from %s: %s logged in%s", c->serial, c->client_desc, c->user,
+              by_ticket ? " with a ticket" : "");
+    g_strfreev(c->pools);
+    if (m->pool[0]) {
+        c->pools = g_new0(char *, 2);
+        c->pools[0] = g_strdup(m->pool);
+    } else {
+        c->pools = g_steal_pointer(&pools);
+    }
+    c->state = C_AUTHED;
+    {
+        struct proto_msg *a = proto_msg_new(PROTO_AUTH_RESULT);
+        a->ok = TRUE;
+        g_free(a->user);
+        a->user = g_strdup(c->user);
+        g_strfreev(a->pools);
+        a->pools = g_strdupv(c->pools);
+        send_msg(c, a, -1);
+    }
+}
+
 /* TRUE when m is one the session may send in its state. */
 static gboolean expected(const struct conn *c, enum proto_type type)
 {
     switch (c->state) {
     case C_NEW:
-        return type == PROTO_REDEEM_TICKET || type == PROTO_DISCONNECTED;
+        return type == PROTO_REDEEM_TICKET || type == PROTO_DISCONNECTED ||
+               (type == PROTO_AUTHENTICATE && strcmp(c->protocol, "rdp") == 0);
     case C_AUTHED:
         return type == PROTO_ALLOCATE || type == PROTO_DISCONNECTED;
     case C_ALLOCATING:
@@ -397,6 +523,9 @@ static void handle(struct conn *c, const struct proto_msg *m)
     switch (m->type) {
     case PROTO_REDEEM_TICKET:
         on_redeem(c, m);
+        break;
+    case PROTO_AUTHENTICATE:
+        on_authenticate(c, m);
         break;
     case PROTO_ALLOCATE:
         if (!g_strv_contains((const char *const *)c->pools, m->pool)) {
@@ -626,7 +755,7 @@ static void on_incoming_conn(struct session_mgr *mgr, const char *protocol, GSoc
     int pair[2], client_fd;
     g_autofree char *uid = g_strdup_printf("%u", (unsigned)mgr->uid);
     g_autofree char *gid = g_strdup_printf("%u", (unsigned)mgr->gid);
-    const char *argv[12];
+    const char *argv[16];
     int k = 0;
 
     if (mgr->stopping)
@@ -677,6 +806,12 @@ static void on_incoming_conn(struct session_mgr *mgr, const char *protocol, GSoc
     argv[k++] = protocol;
     argv[k++] = "--client";
     argv[k++] = c->client_desc;
+    if (strcmp(protocol, "rdp") == 0) {
+        argv[k++] = "--cert";
+        argv[k++] = mgr->d.tls_cert;
+        argv[k++] = "--key";
+        argv[k++] = mgr->d.tls_key;
+    }
     if (mgr->drop_privileges) {
         /* The session reads what it needs as root, then becomes this user
          * before it reads a byte from the client. */
@@ -863,6 +998,12 @@ int session_mgr_start(const struct session_deps *deps, struct session_mgr **mgrp
         return -e;
     }
     li = listen_on(mgr, "vnc", deps->cfg->vnc_address, deps->cfg->vnc_port, error);
+    if (li == NULL) {
+        session_mgr_free(mgr);
+        return -EADDRINUSE;
+    }
+    g_ptr_array_add(mgr->listeners, li);
+    li = listen_on(mgr, "rdp", deps->cfg->rdp_address, deps->cfg->rdp_port, error);
     if (li == NULL) {
         session_mgr_free(mgr);
         return -EADDRINUSE;

@@ -40,9 +40,11 @@ struct session_deps {
     struct ticket_store *tickets;
     struct ratelimit *login_by_user;
     struct ratelimit *login_by_addr;
+    const char *tls_cert;   /* PEM files the RDP sessions read before dropping privileges */
+    const char *tls_key;
 };
 
-/* Start listening for VNC (and the other session protocols). deps and what
+/* Start listening for VNC and RDP. deps and what
  * it points to are borrowed and outlive the manager. Sessions left from a
  * previous run are marked disconnected (their processes did not survive). */
 int session_mgr_start(const struct session_deps *deps, struct session_mgr **mgrp, GError **error);

@@ -238,3 +238,21 @@ int keymap_us_keysym_to_qnum(uint32_t keysym, gboolean *shift)
         *shift = e->shift ? TRUE : FALSE;
     return e->qnum;
 }
+
+int keymap_us_qnum_to_keysym(uint32_t qnum, gboolean shift)
+{
+    int fallback = -ENOENT;
+
+    /* A key has one keysym per Shift state on a US board, except the keypad
+     * (NumLock on and off faces, both unshifted): the first in keysym order
+     * wins, which is the NumLock-on digit. */
+    for (size_t i = 0; i < G_N_ELEMENTS(us_keys); i++) {
+        if (us_keys[i].qnum != qnum)
+            continue;
+        if ((us_keys[i].shift != 0) == (shift != FALSE))
+            return (int)us_keys[i].keysym;
+        if (fallback < 0)
+            fallback = (int)us_keys[i].keysym;
+    }
+    return fallback;
+}

@@ -15,4 +15,9 @@
  * may be NULL, and is untouched on failure. */
 int keymap_us_keysym_to_qnum(uint32_t keysym, gboolean *shift);
 
+/* The other way: the keysym a US keyboard gives for QEMU key qnum with or
+ * without Shift (for keys Shift does not change, the same one either way);
+ * -ENOENT for a key with no keysym in the table (modifiers, Pause). */
+int keymap_us_qnum_to_keysym(uint32_t qnum, gboolean shift);
+
 #endif

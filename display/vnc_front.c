@@ -22,6 +22,9 @@ struct vnc_front {
     void *data;
     uint8_t *placeholder;
     gboolean gone;
+    /* libvncserver counts bytes in 32 bits: the total is kept here. */
+    uint32_t last_raw_bytes;
+    uint64_t bytes;
 };
 
 static void server_log(const char *format, ...) G_GNUC_PRINTF(1, 2);
@@ -200,12 +203,20 @@ int vnc_front_fd(const struct vnc_front *f)
     return f->fd;
 }
 
-void vnc_front_stats(const struct vnc_front *f, struct vnc_front_stats *st)
+void vnc_front_stats(struct vnc_front *f, struct vnc_front_stats *st)
 {
+    uint32_t raw;
+
     memset(st, 0, sizeof(*st));
+    st->bytes_sent = f->bytes;
     if (f->client == NULL)
         return;
-    st->bytes_sent = (uint32_t)rfbStatGetSentBytes(f->client);
+    /* Unsigned subtraction carries the count across a wrap at 4 GiB (the
+     * stats are read every few seconds, far less than 4 GiB apart). */
+    raw = (uint32_t)rfbStatGetSentBytes(f->client);
+    f->bytes += (uint32_t)(raw - f->last_raw_bytes);
+    f->last_raw_bytes = raw;
+    st->bytes_sent = f->bytes;
     st->updates_sent = (uint32_t)rfbStatGetMessageCountSent(f->client, rfbFramebufferUpdate);
     encodingName((uint32_t)f->client->preferredEncoding, st->encoding, sizeof(st->encoding));
     g_strstrip(st->encoding);

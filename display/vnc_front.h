@@ -54,6 +54,6 @@ struct vnc_front_stats {
     uint64_t updates_sent;   /* FramebufferUpdate messages */
     char encoding[32];       /* the viewer's preferred encoding, e.g. "tight" */
 };
-void vnc_front_stats(const struct vnc_front *front, struct vnc_front_stats *stats);
+void vnc_front_stats(struct vnc_front *front, struct vnc_front_stats *stats);
 
 #endif

@@ -170,22 +170,27 @@ CONF
 
 aulad is running in the foreground with the pool "demo" (2 spares booted).
 
-See the demo desktop with a VNC viewer (password: a one-time ticket from the
-client API, valid 60 s; the certificate is self-signed, its fingerprint is in
-the status above):
+See the demo desktop over RDP (user "demo", the password printed when the
+user was created; the certificate is self-signed, its fingerprint is in the
+status above):
+  xfreerdp /v:HOST:3389 /u:demo /p:PASSWORD /cert:ignore /gfx:avc420
+  mstsc: Computer "HOST", then user name "demo" and the password; accept the
+         certificate warning (or give the client aulad's certificate).
+  With no user name the session shows its own login screen. "demo@demo" names
+  the pool. HOST is this machine's name or address (localhost here).
+
+Or with a VNC viewer (the password is a one-time ticket, valid 60 s):
   TOKEN=\$(curl -sk https://localhost:8443/api/v1/login \\
       -d '{"username":"demo","password":"PASSWORD"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
   curl -sk https://localhost:8443/api/v1/pools/demo/connect -H "Authorization: Bearer \$TOKEN" \\
       -d '{"protocol":"vnc"}'
   vncviewer localhost::5900        # type the "ticket" as the password
-(PASSWORD is the demo user's, printed when it was created.)
 
 Admin, in another terminal, as root:
   $dir/broker/aulactl --socket $sock session list
   $dir/broker/aulactl --socket $sock vm list
   $dir/broker/aulactl --socket $sock --help
-RDP, aula-client and application streaming are not served by this version
-yet. Configuration: $conf (see docs/aulad.conf.5); stop with Ctrl-C.
+aula-client and application streaming are not in this version yet. Configuration: $conf (see docs/aulad.conf.5); stop with Ctrl-C.
 TXT
     wait $pid
 }

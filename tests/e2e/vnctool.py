@@ -13,6 +13,8 @@
   vnctool.py garbage HOST PORT
         open a TCP connection, send bytes that are no protocol at all, and
         print what came back before the server closed it
+  vnctool.py xwd IN.xwd OUT.png
+        convert an X window dump (xwd, ZPixmap, 24/32 bpp TrueColor) to PNG
   vnctool.py api METHOD URL [JSON] [TOKEN]
         call the client API (self-signed certificate accepted), print the
         status line and the body
@@ -100,6 +102,35 @@ def diff(a, b, box=None):
     return 100.0 * bad / (w * h)
 
 
+def xwd(src, out):
+    import struct
+    data = open(src, "rb").read()
+    hdr = struct.unpack(">25I", data[:100])
+    header_size, _, fmt, depth, width, height = hdr[0:6]
+    byte_order, bpp, bpl = hdr[7], hdr[11], hdr[12]
+    red_mask, green_mask, blue_mask = hdr[14:17]
+    ncolors = hdr[19]
+    if fmt != 2 or bpp != 32:
+        fail("xwd: only 32 bpp ZPixmap dumps are handled (format %d, %d bpp)" % (fmt, bpp))
+    off = header_size + ncolors * 12
+    order = "<" if byte_order == 0 else ">"
+
+    def shift(mask):
+        n = 0
+        while mask and not mask & 1:
+            mask >>= 1
+            n += 1
+        return n
+    rs, gs, bs = shift(red_mask), shift(green_mask), shift(blue_mask)
+    img = Image.new("RGB", (width, height))
+    px = img.load()
+    for y in range(height):
+        row = struct.unpack_from(order + "%dI" % width, data, off + y * bpl)
+        for x, v in enumerate(row):
+            px[x, y] = ((v & red_mask) >> rs, (v & green_mask) >> gs, (v & blue_mask) >> bs)
+    img.save(out)
+
+
 def garbage(host, port):
     s = socket.create_connection((host, int(port)), timeout=10)
     s.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)) * 4)
@@ -141,6 +172,9 @@ def main(argv):
         sys.exit(capture(argv[2], argv[3], argv[4], argv[5]))
     if cmd == "diff" and len(argv) in (4, 5):
         print("%.2f" % diff(argv[2], argv[3], argv[4] if len(argv) == 5 else None))
+        return
+    if cmd == "xwd" and len(argv) == 4:
+        xwd(argv[2], argv[3])
         return
     if cmd == "garbage" and len(argv) == 4:
         garbage(argv[2], argv[3])

@@ -101,7 +101,7 @@ write_config() {
             "hypervisor = qemu" "log_level = debug" "storage_pool = ${STORAGE_POOL:-aula-test}" \
             "vnc_address = 127.0.0.1" "vnc_port = $VNC_PORT" "api_address = 127.0.0.1" \
             "api_port = $API_PORT" "rdp_address = 127.0.0.1" "rdp_port = $RDP_PORT" \
-            "session_program = $top_builddir/display/aula-session" "session_user = $(session_user)"; do
+            "session_program = ${SESSION_PROGRAM:-$top_builddir/display/aula-session}" "session_user = $(session_user)"; do
             key=${line%% =*}
             printf '%s\n' "$@" | grep -q "^$key *=" || echo "$line"
         done

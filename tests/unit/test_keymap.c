@@ -265,6 +265,25 @@ static void test_distinct_keys(void **state)
 }
 
 /* KP_7 and KP_Home (and so on) are the two faces of one key. */
+/* The way back, for the session's login screen: every printable ASCII
+ * character is found again from its key and Shift state. */
+static void test_reverse(void **state)
+{
+    (void)state;
+    for (uint32_t c = 0x20; c <= 0x7e; c++) {
+        gboolean shift = FALSE;
+        int q = keymap_us_keysym_to_qnum(c, &shift);
+        assert_true(q > 0);
+        assert_int_equal(keymap_us_qnum_to_keysym((uint32_t)q, shift), (int)c);
+    }
+    assert_int_equal(keymap_us_qnum_to_keysym(0x1e, FALSE), 'a');
+    assert_int_equal(keymap_us_qnum_to_keysym(0x1e, TRUE), 'A');
+    assert_int_equal(keymap_us_qnum_to_keysym(0x0f, TRUE), 0xfe20);   /* ISO_Left_Tab */
+    assert_int_equal(keymap_us_qnum_to_keysym(0x1c, FALSE), 0xff0d);  /* Return */
+    assert_int_equal(keymap_us_qnum_to_keysym(0x0e, TRUE), 0xff08);   /* BackSpace either way */
+    assert_int_equal(keymap_us_qnum_to_keysym(0x7f, FALSE), -ENOENT);
+}
+
 static void test_keypad_faces(void **state)
 {
     static const uint32_t faces[][2] = {
@@ -288,6 +307,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_reverse),
         cmocka_unit_test(test_all_letters),
         cmocka_unit_test(test_shift_pairs),
         cmocka_unit_test(test_all_printable_ascii),

@@ -1,0 +1,967 @@
+/* rdp_front: one RDP client served with FreeRDP 2's server library. */
+#include "config.h"
+
+#include "display/rdp_front.h"
+
+#include "display/h264_enc.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <freerdp/channels/channels.h>
+#include <freerdp/channels/wtsvc.h>
+#include <freerdp/codec/color.h>
+#include <freerdp/codec/interleaved.h>
+#include <freerdp/codec/planar.h>
+#include <freerdp/freerdp.h>
+#include <freerdp/input.h>
+#include <freerdp/peer.h>
+#include <freerdp/server/rdpgfx.h>
+#include <freerdp/settings.h>
+#include <freerdp/update.h>
+#include <winpr/synch.h>
+
+#define RDP_ERROR (g_quark_from_static_string("aula-rdp-error"))
+/* Bitmap updates go in tiles of this size (MS-RDPBCGR 2.2.9.1.1.3.1.2.2
+ * allows more, but 64x64 is what every client and the planar codec handle). */
+#define TILE 64
+#define TILE_BUF (TILE * TILE * 4 + 1024)
+/* Our framebuffer: bytes R, G, B, X. */
+#define SRC_FORMAT PIXEL_FORMAT_RGBX32
+/* Graphics pipeline frames sent but not acknowledged: more wait, merged
+ * into the next frame, so a slow client gets fewer frames, never a queue. */
+#define MAX_IN_FLIGHT 3
+/* More damage rectangles than this in one frame: their bounding box. */
+#define MAX_REGION_RECTS 64
+#define SURFACE_ID 1
+/* Damage of at most this many pixels goes as planar tiles through the
+ * pipeline even when the client takes AVC420: openh264 re-encodes the whole
+ * frame whatever changed (about 12 ms at 1080p, bench_encode), while a few
+ * lossless tiles cost microseconds and fewer bytes. */
+#define SMALL_DAMAGE_PIXELS (64 * 1024)
+
+enum gfx_state {
+    GFX_OFF,        /* bitmap updates */
+    GFX_OPENING,    /* the channel is open, capabilities not agreed yet */
+    GFX_CONFIRMED,  /* agreed (set by the channel's thread) */
+    GFX_ON,         /* surface made: pictures go through the pipeline */
+};
+
+struct rdp_front {
+    freerdp_peer *peer;
+    HANDLE vcm;
+    const struct rdp_front_hooks *hooks;
+    void *data;
+    const struct fb *fb;          /* what is shown (borrowed) */
+    int width, height;            /* the client's desktop now */
+    gboolean activated;           /* the client takes pictures */
+    gboolean suppressed;          /* the client asked for no pictures (minimised) */
+    gboolean logged_on;           /* the logon hook ran */
+    gboolean gone;
+    gboolean full;                /* the whole screen is due */
+    GArray *damage;               /* struct fb_rect, due */
+    uint32_t buttons;             /* RFB mask of the buttons held */
+    BITMAP_PLANAR_CONTEXT *planar;
+    BITMAP_INTERLEAVED_CONTEXT *interleaved;
+    uint8_t *tiles;               /* TILE_BUF bytes per tile of one update */
+    size_t tiles_len;
+    uint64_t bytes, frames;
+    char encoding[32];
+    /* graphics pipeline */
+    RdpgfxServerContext *gfx;
+    gint gfx_state;               /* enum gfx_state; the channel thread sets CONFIRMED */
+    gint gfx_avc;                 /* the client decodes AVC420 */
+    gint in_flight;               /* frames not acknowledged (both threads) */
+    gint acks_off;                /* the client suspended acknowledgements */
+    uint32_t frame_id;
+    struct h264_enc *enc;
+    gboolean force_idr;
+    BITMAP_PLANAR_CONTEXT *gfx_planar;
+    GArray *enc_pending;          /* struct fb_rect sent as planar since the last AVC frame */
+    int64_t logon_at;             /* monotonic µs when the credentials were in */
+    char *timed;                  /* what the next frame shows, to time it */
+};
+
+struct rdp_ctx {
+    rdpContext base;
+    struct rdp_front *front;
+};
+
+static struct rdp_front *front_of(rdpContext *context)
+{
+    return ((struct rdp_ctx *)context)->front;
+}
+
+static void mark_gone(struct rdp_front *f)
+{
+    if (!f->gone) {
+        f->gone = TRUE;
+        f->activated = FALSE;
+    }
+}
+
+/* ---- pictures ---- */
+
+static void add_damage(struct rdp_front *f, const struct fb_rect *r)
+{
+    struct fb_rect c = *r;
+
+    if (f->fb == NULL)
+        return;
+    /* Clip to the picture and to the client's desktop. */
+    if (c.x < 0) {
+        c.w += c.x;
+        c.x = 0;
+    }
+    if (c.y < 0) {
+        c.h += c.y;
+        c.y = 0;
+    }
+    c.w = MIN(c.w, MIN(f->fb->width, f->width) - c.x);
+    c.h = MIN(c.h, MIN(f->fb->height, f->height) - c.y);
+    if (c.w > 0 && c.h > 0)
+        g_array_append_val(f->damage, c);
+}
+
+/* Planar-compress a w x h tile at src. The compressor writes the rows bottom
+ * to top, as bitmap updates want them; the graphics pipeline wants them top
+ * to bottom (MS-RDPEGFX 2.2.4.1), so flip hands them over reversed. */
+static gboolean planar_tile(BITMAP_PLANAR_CONTEXT *planar, const uint8_t *src, int stride, int w, int h,
+                            gboolean flip, uint8_t *buf, UINT32 *sizep)
+{
+    uint8_t tmp[TILE * TILE * FB_BPP];
+
+    if (flip) {
+        for (int y = 0; y < h; y++)
+            memcpy(tmp + (size_t)y * w * FB_BPP, src + (size_t)(h - 1 - y) * stride, (size_t)w * FB_BPP);
+        src = tmp;
+        stride = w * FB_BPP;
+    }
+    return freerdp_bitmap_compress_planar(planar, src, SRC_FORMAT, w, h, stride, buf, sizep) != NULL;
+}
+
+/* Compress one tile; returns its BITMAP_DATA filled in, FALSE to skip it. */
+static gboolean encode_tile(struct rdp_front *f, int x, int y, int w, int h, uint8_t *buf,
+                            BITMAP_DATA *b)
+{
+    const struct fb *fb = f->fb;
+    rdpSettings *settings = f->peer->settings;
+    const uint8_t *src = fb->data + (size_t)y * fb->stride + (size_t)x * FB_BPP;
+
+    memset(b, 0, sizeof(*b));
+    b->destLeft = x;
+    b->destTop = y;
+    b->destRight = x + w - 1;
+    b->destBottom = y + h - 1;
+    b->width = w;
+    b->height = h;
+    b->compressed = TRUE;
+    if (settings->ColorDepth == 32) {
+        UINT32 size = TILE_BUF;
+        /* Bitmap updates are bottom-up (MS-RDPBCGR 2.2.9.1.1.3.1.2.2), as
+         * the compressor writes them. */
+        if (!planar_tile(f->planar, src, fb->stride, w, h, FALSE, buf, &size))
+            return FALSE;
+        b->bitmapDataStream = buf;
+        b->bitmapLength = size;
+        b->bitsPerPixel = 32;
+        b->cbScanWidth = w * 4;
+        b->cbUncompressedSize = w * h * 4;
+    } else {
+        int bpp = settings->ColorDepth, Bpp = (bpp + 7) / 8;
+        UINT32 size = TILE_BUF;
+        if (!interleaved_compress(f->interleaved, buf, &size, w, h, fb->data, SRC_FORMAT, fb->stride, x, y,
+                                  NULL, bpp))
+            return FALSE;
+        b->bitmapDataStream = buf;
+        b->bitmapLength = size;
+        b->bitsPerPixel = bpp;
+        b->cbScanWidth = w * Bpp;
+        b->cbUncompressedSize = w * h * Bpp;
+    }
+    b->cbCompFirstRowSize = 0;
+    b->cbCompMainBodySize = b->bitmapLength;
+    return TRUE;
+}
+
+/* Send the rect as bitmap updates, split to the client's fragment limit. */
+static gboolean send_bitmaps(struct rdp_front *f, const struct fb_rect *r)
+{
+    rdpContext *context = f->peer->context;
+    rdpSettings *settings = f->peer->settings;
+    int x0 = r->x - r->x % 4, y0 = r->y - r->y % 4;
+    int x1 = MIN(r->x + r->w, f->fb->width), y1 = MIN(r->y + r->h, f->fb->height);
+    int cols, rows, n = 0;
+    BITMAP_DATA *tiles;
+    BITMAP_UPDATE up = { 0 };
+    UINT32 limit = settings->MultifragMaxRequestSize ? settings->MultifragMaxRequestSize : 0x3F0000;
+    UINT32 size = 1024;
+    int first = 0;
+    gboolean ok = TRUE;
+
+    /* Planar and interleaved want sizes that are multiples of 4. */
+    x1 = MIN(x1 + (4 - (x1 - x0) % 4) % 4, f->fb->width);
+    y1 = MIN(y1 + (4 - (y1 - y0) % 4) % 4, f->fb->height);
+    cols = (x1 - x0 + TILE - 1) / TILE;
+    rows = (y1 - y0 + TILE - 1) / TILE;
+    if (cols <= 0 || rows <= 0)
+        return TRUE;
+    if (f->tiles_len < (size_t)cols * rows * TILE_BUF) {
+        g_free(f->tiles);
+        f->tiles_len = (size_t)cols * rows * TILE_BUF;
+        f->tiles = g_malloc(f->tiles_len);
+    }
+    tiles = g_new0(BITMAP_DATA, (size_t)cols * rows);
+    for (int ty = 0; ty < rows; ty++) {
+        for (int tx = 0; tx < cols; tx++) {
+            int x = x0 + tx * TILE, y = y0 + ty * TILE;
+            int w = MIN(TILE, x1 - x), h = MIN(TILE, y1 - y);
+            if (w < 4 || h < 4)
+                continue;
+            if (encode_tile(f, x, y, w, h, f->tiles + (size_t)n * TILE_BUF, &tiles[n]))
+                n++;
+        }
+    }
+    /* One update PDU per batch of tiles that fits the client's limit. */
+    for (int i = 0; i < n && ok; i++) {
+        UINT32 next = size + tiles[i].bitmapLength + 26;
+        if (next >= limit && i > first) {
+            up.number = up.count = (UINT32)(i - first);
+            up.rectangles = &tiles[first];
+            ok = context->update->BitmapUpdate(context, &up);
+            first = i;
+            size = 1024;
+            next = size + tiles[i].bitmapLength + 26;
+        }
+        size = next;
+        f->bytes += tiles[i].bitmapLength;
+    }
+    if (ok && n > first) {
+        up.number = up.count = (UINT32)(n - first);
+        up.rectangles = &tiles[first];
+        ok = context->update->BitmapUpdate(context, &up);
+    }
+    g_free(tiles);
+    return ok;
+}
+
+/* ---- the graphics pipeline (MS-RDPEGFX) ---- */
+
+/* One frame of planar tiles through the pipeline (clients without AVC). */
+static gboolean gfx_send_planar(struct rdp_front *f, const struct fb_rect *rects, int n)
+{
+    RdpgfxServerContext *g = f->gfx;
+    RDPGFX_START_FRAME_PDU start = { .frameId = f->frame_id };
+    RDPGFX_END_FRAME_PDU end = { .frameId = f->frame_id };
+    uint8_t *buf = g_malloc(TILE_BUF);
+    gboolean ok = g->StartFrame(g, &start) == CHANNEL_RC_OK;
+
+    for (int i = 0; i < n && ok; i++) {
+        const struct fb_rect *r = &rects[i];
+        for (int y = r->y; y < r->y + r->h && ok; y += TILE) {
+            for (int x = r->x; x < r->x + r->w && ok; x += TILE) {
+                int w = MIN(TILE, r->x + r->w - x), h = MIN(TILE, r->y + r->h - y);
+                UINT32 size = TILE_BUF;
+                const uint8_t *src = f->fb->data + (size_t)y * f->fb->stride + (size_t)x * FB_BPP;
+                RDPGFX_SURFACE_COMMAND cmd = { 0 };
+                if (!planar_tile(f->gfx_planar, src, f->fb->stride, w, h, TRUE, buf, &size))
+                    continue;
+                cmd.surfaceId = SURFACE_ID;
+                cmd.codecId = RDPGFX_CODECID_PLANAR;
+                cmd.format = PIXEL_FORMAT_BGRX32;
+                cmd.left = x;
+                cmd.top = y;
+                cmd.right = x + w;
+                cmd.bottom = y + h;
+                cmd.width = w;
+                cmd.height = h;
+                cmd.data = buf;
+                cmd.length = size;
+                ok = g->SurfaceCommand(g, &cmd) == CHANNEL_RC_OK;
+                f->bytes += size;
+            }
+        }
+    }
+    ok = ok && g->EndFrame(g, &end) == CHANNEL_RC_OK;
+    g_free(buf);
+    return ok;
+}
+
+/* One AVC420 frame: the whole surface encoded, the damage as its regions.
+ * The encoder's copy of the picture is brought up to date with the damage
+ * sent as planar since its last frame, too. */
+static gboolean gfx_send_avc(struct rdp_front *f, const struct fb_rect *rects, int n)
+{
+    RdpgfxServerContext *g = f->gfx;
+    g_autoptr(GError) err = NULL;
+    RDPGFX_START_FRAME_PDU start = { .frameId = f->frame_id };
+    RDPGFX_END_FRAME_PDU end = { .frameId = f->frame_id };
+    RDPGFX_SURFACE_COMMAND cmd = { 0 };
+    RDPGFX_AVC420_BITMAP_STREAM avc = { 0 };
+    RECTANGLE_16 regions[MAX_REGION_RECTS];
+    RDPGFX_H264_QUANT_QUALITY quality[MAX_REGION_RECTS];
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    int k = 0;
+
+    g_array_append_vals(f->enc_pending, rects, (guint)n);
+    if (h264_enc_encode(f->enc, f->fb->data, f->fb->stride, (struct fb_rect *)f->enc_pending->data,
+                        (int)f->enc_pending->len, f->force_idr, &data, &len, &err) < 0) {
+        /* The encoder starts again with a key frame; the client must get
+         * all of the picture with it. */
+        g_warning("rdp: H.264 encoding failed: %s", err->message);
+        f->force_idr = TRUE;
+        f->full = TRUE;
+        g_atomic_int_add(&f->in_flight, -1); /* nothing went out */
+        return TRUE;
+    }
+    g_array_set_size(f->enc_pending, 0);
+    f->force_idr = FALSE;
+    if (n > MAX_REGION_RECTS) {
+        int x0 = rects[0].x, y0 = rects[0].y, x1 = x0 + rects[0].w, y1 = y0 + rects[0].h;
+        for (int i = 1; i < n; i++) {
+            x0 = MIN(x0, rects[i].x);
+            y0 = MIN(y0, rects[i].y);
+            x1 = MAX(x1, rects[i].x + rects[i].w);
+            y1 = MAX(y1, rects[i].y + rects[i].h);
+        }
+        regions[k++] = (RECTANGLE_16){ (UINT16)x0, (UINT16)y0, (UINT16)x1, (UINT16)y1 };
+    } else {
+        for (int i = 0; i < n; i++)
+            regions[k++] = (RECTANGLE_16){ (UINT16)rects[i].x, (UINT16)rects[i].y,
+                                           (UINT16)(rects[i].x + rects[i].w),
+                                           (UINT16)(rects[i].y + rects[i].h) };
+    }
+    for (int i = 0; i < k; i++)
+        quality[i] = (RDPGFX_H264_QUANT_QUALITY){ .qpVal = 22, .qualityVal = 100, .qp = 22, .r = 0, .p = 0 };
+    avc.data = (BYTE *)data;
+    avc.length = (UINT32)len;
+    avc.meta.numRegionRects = (UINT32)k;
+    avc.meta.regionRects = regions;
+    avc.meta.quantQualityVals = quality;
+    cmd.surfaceId = SURFACE_ID;
+    cmd.codecId = RDPGFX_CODECID_AVC420;
+    cmd.format = PIXEL_FORMAT_BGRX32;
+    cmd.left = 0;
+    cmd.top = 0;
+    cmd.right = (UINT32)f->fb->width;
+    cmd.bottom = (UINT32)f->fb->height;
+    cmd.width = (UINT32)f->fb->width;
+    cmd.height = (UINT32)f->fb->height;
+    cmd.extra = &avc;
+    f->bytes += len;
+    return g->SurfaceFrameCommand(g, &cmd, &start, &end) == CHANNEL_RC_OK;
+}
+
+/* Make the surface for the shown picture: reset, create, map, encoder. */
+static gboolean gfx_make_surface(struct rdp_front *f, gboolean delete_old)
+{
+    RdpgfxServerContext *g = f->gfx;
+    rdpSettings *settings = f->peer->settings;
+    RDPGFX_RESET_GRAPHICS_PDU reset = { 0 };
+    RDPGFX_CREATE_SURFACE_PDU create = { 0 };
+    RDPGFX_MAP_SURFACE_TO_OUTPUT_PDU map = { 0 };
+    MONITOR_DEF monitor = { 0 };
+    int w = f->fb ? f->fb->width : f->width, h = f->fb ? f->fb->height : f->height;
+
+    if (delete_old) {
+        RDPGFX_DELETE_SURFACE_PDU del = { .surfaceId = SURFACE_ID };
+        g->DeleteSurface(g, &del);
+    }
+    settings->DesktopWidth = (UINT32)w;
+    settings->DesktopHeight = (UINT32)h;
+    f->width = w;
+    f->height = h;
+    monitor.right = w - 1;
+    monitor.bottom = h - 1;
+    monitor.flags = MONITOR_PRIMARY;
+    reset.width = (UINT32)w;
+    reset.height = (UINT32)h;
+    reset.monitorCount = 1;
+    reset.monitorDefArray = &monitor;
+    create.surfaceId = SURFACE_ID;
+    create.width = (UINT16)w;
+    create.height = (UINT16)h;
+    create.pixelFormat = GFX_PIXEL_FORMAT_XRGB_8888;
+    map.surfaceId = SURFACE_ID;
+    if (g->ResetGraphics(g, &reset) != CHANNEL_RC_OK || g->CreateSurface(g, &create) != CHANNEL_RC_OK ||
+        g->MapSurfaceToOutput(g, &map) != CHANNEL_RC_OK)
+        return FALSE;
+    h264_enc_free(f->enc);
+    f->enc = NULL;
+    if (g_atomic_int_get(&f->gfx_avc)) {
+        struct h264_enc_params p = { .width = w, .height = h, .max_fps = 30, .bitrate_kbps = 0, .qp = 22 };
+        g_autoptr(GError) err = NULL;
+        if (h264_enc_new(&p, &f->enc, &err) < 0) {
+            g_warning("rdp: no H.264 encoder (%s): planar through the pipeline", err->message);
+            g_atomic_int_set(&f->gfx_avc, 0);
+        }
+    }
+    f->force_idr = TRUE;
+    f->full = TRUE;
+    g_array_set_size(f->enc_pending, 0);
+    g_atomic_int_set(&f->in_flight, 0);
+    g_info("rdp: graphics pipeline surface %dx%d (%s)", w, h, f->enc ? "AVC420" : "planar");
+    return TRUE;
+}
+
+static void flush(struct rdp_front *f);
+
+/* A frame went out: if it was the first of something being timed, log it. */
+static void frame_sent(struct rdp_front *f)
+{
+    f->frames++;
+    if (f->timed) {
+        g_message("rdp: first frame of %s sent %.0f ms after the client's credentials arrived", f->timed,
+                  (g_get_monotonic_time() - f->logon_at) / 1000.0);
+        g_clear_pointer(&f->timed, g_free);
+    }
+}
+
+/* On the main loop, after the channel thread agreed the capabilities or had
+ * a frame acknowledged. */
+static gboolean on_gfx_wake(gpointer data)
+{
+    struct rdp_front *f = data;
+
+    if (g_atomic_int_get(&f->gfx_state) == GFX_CONFIRMED && f->activated) {
+        if (gfx_make_surface(f, FALSE)) {
+            g_atomic_int_set(&f->gfx_state, GFX_ON);
+        } else {
+            g_warning("rdp: cannot make the graphics surface: bitmap updates instead");
+            g_atomic_int_set(&f->gfx_state, GFX_OFF);
+        }
+    }
+    flush(f);
+    return G_SOURCE_REMOVE;
+}
+
+static void wake_main(struct rdp_front *f)
+{
+    /* g_idle_add is safe from any thread. */
+    g_idle_add(on_gfx_wake, f);
+}
+
+/* The channel's thread: agree on the newest version we know, AVC420 when
+ * the client can decode it. */
+static UINT on_caps_advertise(RdpgfxServerContext *g, const RDPGFX_CAPS_ADVERTISE_PDU *adv)
+{
+    static const UINT32 order[] = { RDPGFX_CAPVERSION_107, RDPGFX_CAPVERSION_106, RDPGFX_CAPVERSION_105,
+                                    RDPGFX_CAPVERSION_104, RDPGFX_CAPVERSION_103, RDPGFX_CAPVERSION_102,
+                                    RDPGFX_CAPVERSION_101, RDPGFX_CAPVERSION_10,  RDPGFX_CAPVERSION_81,
+                                    RDPGFX_CAPVERSION_8 };
+    struct rdp_front *f = g->custom;
+
+    for (size_t o = 0; o < G_N_ELEMENTS(order); o++) {
+        for (UINT16 i = 0; i < adv->capsSetCount; i++) {
+            RDPGFX_CAPSET caps = adv->capsSets[i];
+            RDPGFX_CAPS_CONFIRM_PDU confirm = { .capsSet = &caps };
+            gboolean avc;
+            UINT rc;
+            if (caps.version != order[o])
+                continue;
+            if (caps.version >= RDPGFX_CAPVERSION_10)
+                avc = !(caps.flags & RDPGFX_CAPS_FLAG_AVC_DISABLED);
+            else if (caps.version == RDPGFX_CAPVERSION_81)
+                avc = (caps.flags & RDPGFX_CAPS_FLAG_AVC420_ENABLED) != 0;
+            else
+                avc = FALSE;
+            rc = g->CapsConfirm(g, &confirm);
+            g_atomic_int_set(&f->gfx_avc, avc);
+            g_atomic_int_set(&f->gfx_state, GFX_CONFIRMED);
+            wake_main(f);
+            return rc;
+        }
+    }
+    g_atomic_int_set(&f->gfx_state, GFX_OFF);
+    wake_main(f);
+    return CHANNEL_RC_UNSUPPORTED_VERSION;
+}
+
+static UINT on_frame_ack(RdpgfxServerContext *g, const RDPGFX_FRAME_ACKNOWLEDGE_PDU *ack)
+{
+    struct rdp_front *f = g->custom;
+
+    if (ack->queueDepth == SUSPEND_FRAME_ACKNOWLEDGEMENT)
+        g_atomic_int_set(&f->acks_off, 1);
+    if (g_atomic_int_get(&f->in_flight) > 0)
+        g_atomic_int_add(&f->in_flight, -1);
+    wake_main(f);
+    return CHANNEL_RC_OK;
+}
+
+/* Open the pipeline once the dynamic channels are up, if the client wants it. */
+static void gfx_maybe_open(struct rdp_front *f)
+{
+    rdpSettings *settings = f->peer->settings;
+
+    if (f->gfx || !settings->SupportGraphicsPipeline || !f->vcm ||
+        !WTSVirtualChannelManagerIsChannelJoined(f->vcm, "drdynvc") ||
+        WTSVirtualChannelManagerGetDrdynvcState(f->vcm) != DRDYNVC_STATE_READY)
+        return;
+    f->gfx = rdpgfx_server_context_new(f->vcm);
+    if (f->gfx == NULL)
+        return;
+    f->gfx->rdpcontext = f->peer->context;
+    f->gfx->custom = f;
+    f->gfx->CapsAdvertise = on_caps_advertise;
+    f->gfx->FrameAcknowledge = on_frame_ack;
+    g_atomic_int_set(&f->gfx_state, GFX_OPENING);
+    if (!f->gfx->Open(f->gfx)) {
+        g_info("rdp: the client's graphics pipeline did not open: bitmap updates");
+        settings->SupportGraphicsPipeline = FALSE;
+        g_atomic_int_set(&f->gfx_state, GFX_OFF);
+    }
+}
+
+/* Send what is due, if the client takes pictures now. */
+static void flush(struct rdp_front *f)
+{
+    rdpSettings *settings;
+
+    if (!f->activated || f->suppressed || f->gone || f->fb == NULL ||
+        (!f->full && f->damage->len == 0))
+        return;
+    settings = f->peer->settings;
+    if (g_atomic_int_get(&f->gfx_state) == GFX_OPENING || g_atomic_int_get(&f->gfx_state) == GFX_CONFIRMED)
+        return; /* the pipeline is about to take over */
+    if (g_atomic_int_get(&f->gfx_state) == GFX_ON) {
+        gboolean ok;
+        if (!g_atomic_int_get(&f->acks_off) && g_atomic_int_get(&f->in_flight) >= MAX_IN_FLIGHT)
+            return; /* the next acknowledgement sends what piled up */
+        if (f->full) {
+            struct fb_rect all = { 0, 0, f->fb->width, f->fb->height };
+            g_array_set_size(f->damage, 0);
+            g_array_append_val(f->damage, all);
+            f->full = FALSE;
+        }
+        f->frame_id++;
+        g_atomic_int_add(&f->in_flight, 1);
+        g_strlcpy(f->encoding, f->enc ? "avc420" : "gfx-planar", sizeof(f->encoding));
+        {
+            const struct fb_rect *r = (const struct fb_rect *)f->damage->data;
+            int n = (int)f->damage->len;
+            int64_t area = 0;
+            for (int i = 0; i < n; i++)
+                area += (int64_t)r[i].w * r[i].h;
+            if (f->enc && (f->force_idr || area > SMALL_DAMAGE_PIXELS)) {
+                ok = gfx_send_avc(f, r, n);
+            } else {
+                ok = gfx_send_planar(f, r, n);
+                if (f->enc)
+                    g_array_append_vals(f->enc_pending, r, (guint)n);
+            }
+        }
+        g_array_set_size(f->damage, 0);
+        frame_sent(f);
+        if (!ok) {
+            g_info("rdp: sending a frame failed: the client is gone");
+            mark_gone(f);
+        }
+        return;
+    }
+    g_strlcpy(f->encoding, settings->ColorDepth == 32 ? "planar" : "interleaved", sizeof(f->encoding));
+    if (f->full) {
+        struct fb_rect all = { 0, 0, MIN(f->fb->width, f->width), MIN(f->fb->height, f->height) };
+        g_array_set_size(f->damage, 0);
+        g_array_append_val(f->damage, all);
+        f->full = FALSE;
+    }
+    for (guint i = 0; i < f->damage->len; i++) {
+        if (!send_bitmaps(f, &g_array_index(f->damage, struct fb_rect, i))) {
+            g_info("rdp: sending a picture failed: the client is gone");
+            mark_gone(f);
+            break;
+        }
+    }
+    g_array_set_size(f->damage, 0);
+    frame_sent(f);
+}
+
+/* The client's desktop must be fb's size: resize it (it reactivates). */
+static void resize_client(struct rdp_front *f)
+{
+    rdpSettings *settings = f->peer->settings;
+
+    if (f->fb->width == f->width && f->fb->height == f->height)
+        return;
+    if (g_atomic_int_get(&f->gfx_state) == GFX_ON) {
+        g_info("rdp: resizing the graphics surface to %dx%d", f->fb->width, f->fb->height);
+        if (!gfx_make_surface(f, TRUE))
+            mark_gone(f);
+        flush(f);
+        return;
+    }
+    if (!settings->DesktopResize) {
+        g_info("rdp: the client cannot resize its desktop (%dx%d); the picture is %dx%d", f->width,
+               f->height, f->fb->width, f->fb->height);
+        return;
+    }
+    g_info("rdp: resizing the client from %dx%d to %dx%d", f->width, f->height, f->fb->width,
+           f->fb->height);
+    settings->DesktopWidth = (UINT32)f->fb->width;
+    settings->DesktopHeight = (UINT32)f->fb->height;
+    f->width = f->fb->width;
+    f->height = f->fb->height;
+    f->activated = FALSE;
+    if (!f->peer->update->DesktopResize(f->peer->context))
+        mark_gone(f);
+}
+
+/* ---- callbacks from FreeRDP ---- */
+
+static BOOL on_capabilities(freerdp_peer *peer)
+{
+    struct rdp_front *f = front_of(peer->context);
+    rdpSettings *settings = peer->settings;
+
+    /* The Client Info PDU is in: its credentials can be checked before the
+     * client is told the desktop's size, so that a desktop that is ready at
+     * once needs no resize. */
+    if (!f->logged_on) {
+        f->logged_on = TRUE;
+        f->logon_at = g_get_monotonic_time();
+        f->width = (int)settings->DesktopWidth;
+        f->height = (int)settings->DesktopHeight;
+        g_info("rdp: client %s, %dx%d at %u bpp, build %u", settings->ClientHostname ? settings->ClientHostname : "",
+               f->width, f->height, settings->ColorDepth, settings->ClientBuild);
+        f->hooks->logon(settings->Username ? settings->Username : "", settings->Domain ? settings->Domain : "",
+                        settings->Password ? settings->Password : "", f->data);
+        if (f->fb && (f->fb->width != f->width || f->fb->height != f->height)) {
+            settings->DesktopWidth = (UINT32)f->fb->width;
+            settings->DesktopHeight = (UINT32)f->fb->height;
+            f->width = f->fb->width;
+            f->height = f->fb->height;
+        }
+    }
+    return TRUE;
+}
+
+static BOOL on_post_connect(freerdp_peer *peer)
+{
+    rdpSettings *settings = peer->settings;
+
+    /* 24 bpp has no compressor worth using; 16 bpp interleaved is the
+     * fallback below 32. */
+    if (settings->ColorDepth == 24)
+        settings->ColorDepth = 16;
+    return TRUE;
+}
+
+static BOOL on_activate(freerdp_peer *peer)
+{
+    struct rdp_front *f = front_of(peer->context);
+    rdpSettings *settings = peer->settings;
+
+    f->width = (int)settings->DesktopWidth;
+    f->height = (int)settings->DesktopHeight;
+    f->activated = TRUE;
+    f->full = TRUE;
+    g_info("rdp: activated at %dx%d, %u bpp", f->width, f->height, settings->ColorDepth);
+    f->hooks->activated(f->width, f->height, f->data);
+    if (g_atomic_int_get(&f->gfx_state) == GFX_CONFIRMED) {
+        on_gfx_wake(f);
+        return TRUE;
+    }
+    if (f->fb && (f->fb->width != f->width || f->fb->height != f->height))
+        resize_client(f);
+    else
+        flush(f);
+    return TRUE;
+}
+
+static BOOL on_refresh_rect(rdpContext *context, BYTE count, const RECTANGLE_16 *areas)
+{
+    struct rdp_front *f = front_of(context);
+
+    if (count == 0)
+        f->full = TRUE;
+    for (BYTE i = 0; i < count; i++) {
+        struct fb_rect r = { areas[i].left, areas[i].top, areas[i].right - areas[i].left,
+                             areas[i].bottom - areas[i].top };
+        add_damage(f, &r);
+    }
+    flush(f);
+    return TRUE;
+}
+
+static BOOL on_suppress_output(rdpContext *context, BYTE allow, const RECTANGLE_16 *area)
+{
+    struct rdp_front *f = front_of(context);
+
+    f->suppressed = !allow;
+    if (allow) {
+        f->full = TRUE;
+        flush(f);
+    }
+    return TRUE;
+}
+
+static BOOL on_sync(rdpInput *input, UINT32 flags)
+{
+    /* Lock keys: the guest keeps its own state; nothing to forward. */
+    return TRUE;
+}
+
+static BOOL on_key(rdpInput *input, UINT16 flags, UINT16 code)
+{
+    struct rdp_front *f = front_of(input->context);
+    uint32_t qnum = (code & 0x7f) | ((flags & KBD_FLAGS_EXTENDED) ? 0x80 : 0);
+
+    if (flags & KBD_FLAGS_EXTENDED1) {
+        /* Pause/Break: E1 1D 45; QEMU calls it 0xc6. */
+        qnum = 0xc6;
+    }
+    f->hooks->key(qnum, !(flags & KBD_FLAGS_RELEASE), f->data);
+    return TRUE;
+}
+
+static BOOL on_unicode(rdpInput *input, UINT16 flags, UINT16 code)
+{
+    struct rdp_front *f = front_of(input->context);
+
+    f->hooks->unicode(code, !(flags & KBD_FLAGS_RELEASE), f->data);
+    return TRUE;
+}
+
+static BOOL on_mouse(rdpInput *input, UINT16 flags, UINT16 x, UINT16 y)
+{
+    struct rdp_front *f = front_of(input->context);
+    uint32_t bit = 0;
+
+    if (flags & PTR_FLAGS_WHEEL) {
+        /* One notch each: press and release button 4 (up) or 5 (down). */
+        uint32_t b = (flags & PTR_FLAGS_WHEEL_NEGATIVE) ? FB_BUTTON_WHEEL_DOWN : FB_BUTTON_WHEEL_UP;
+        f->hooks->pointer(x, y, f->buttons | b, f->data);
+        f->hooks->pointer(x, y, f->buttons, f->data);
+        return TRUE;
+    }
+    if (flags & PTR_FLAGS_BUTTON1)
+        bit = FB_BUTTON_LEFT;
+    else if (flags & PTR_FLAGS_BUTTON2)
+        bit = FB_BUTTON_RIGHT;
+    else if (flags & PTR_FLAGS_BUTTON3)
+        bit = FB_BUTTON_MIDDLE;
+    if (bit) {
+        if (flags & PTR_FLAGS_DOWN)
+            f->buttons |= bit;
+        else
+            f->buttons &= ~bit;
+    }
+    f->hooks->pointer(x, y, f->buttons, f->data);
+    return TRUE;
+}
+
+static BOOL on_extended_mouse(rdpInput *input, UINT16 flags, UINT16 x, UINT16 y)
+{
+    struct rdp_front *f = front_of(input->context);
+
+    /* Back/forward buttons have no RFB equivalent: the position counts. */
+    f->hooks->pointer(x, y, f->buttons, f->data);
+    return TRUE;
+}
+
+static BOOL ctx_new(freerdp_peer *peer, rdpContext *context)
+{
+    ((struct rdp_ctx *)context)->front = peer->ContextExtra;
+    return TRUE;
+}
+
+static void ctx_free(freerdp_peer *peer, rdpContext *context)
+{
+}
+
+/* ---- public ---- */
+
+int rdp_front_new(int fd, const char *cert_pem, const char *key_pem, const struct rdp_front_hooks *hooks,
+                  void *data, struct rdp_front **frontp, GError **error)
+{
+    struct rdp_front *f = g_new0(struct rdp_front, 1);
+    rdpSettings *settings;
+    freerdp_peer *peer;
+
+    /* winpr's WTS functions (virtual channels) are FreeRDP's server ones. */
+    WTSRegisterWtsApiFunctionTable(FreeRDP_InitWtsApi());
+    f->hooks = hooks;
+    f->data = data;
+    f->damage = g_array_new(FALSE, FALSE, sizeof(struct fb_rect));
+    f->enc_pending = g_array_new(FALSE, FALSE, sizeof(struct fb_rect));
+    peer = freerdp_peer_new(fd);
+    if (peer == NULL) {
+        close(fd);
+        g_array_free(f->enc_pending, TRUE);
+        g_array_free(f->damage, TRUE);
+        g_free(f);
+        g_set_error(error, RDP_ERROR, ENOMEM, "cannot set up the RDP server");
+        return -ENOMEM;
+    }
+    f->peer = peer;
+    peer->ContextSize = sizeof(struct rdp_ctx);
+    peer->ContextNew = ctx_new;
+    peer->ContextFree = ctx_free;
+    peer->ContextExtra = f;
+    if (!freerdp_peer_context_new(peer)) {
+        freerdp_peer_free(peer);
+        g_array_free(f->enc_pending, TRUE);
+        g_array_free(f->damage, TRUE);
+        g_free(f);
+        g_set_error(error, RDP_ERROR, ENOMEM, "cannot set up the RDP connection");
+        return -ENOMEM;
+    }
+    settings = peer->settings;
+    if (!freerdp_settings_set_string(settings, FreeRDP_CertificateContent, cert_pem) ||
+        !freerdp_settings_set_string(settings, FreeRDP_PrivateKeyContent, key_pem) ||
+        !freerdp_settings_set_string(settings, FreeRDP_RdpKeyContent, key_pem)) {
+        rdp_front_free(f);
+        g_set_error(error, RDP_ERROR, EINVAL, "cannot use the TLS certificate");
+        return -EINVAL;
+    }
+    /* TLS only: standard RDP security is weak, and NLA would need the
+     * user's password here before the broker has seen it. */
+    settings->RdpSecurity = FALSE;
+    settings->TlsSecurity = TRUE;
+    settings->NlaSecurity = FALSE;
+    settings->ExtSecurity = FALSE;
+    settings->ColorDepth = 32;
+    settings->RemoteFxCodec = FALSE;
+    settings->NSCodec = FALSE;
+    settings->SupportGraphicsPipeline = TRUE;
+    settings->FrameMarkerCommandEnabled = TRUE;
+    settings->SurfaceFrameMarkerEnabled = TRUE;
+    settings->RefreshRect = TRUE;
+    settings->SuppressOutput = TRUE;
+    settings->DrawAllowSkipAlpha = TRUE;
+    settings->CompressionEnabled = TRUE;
+    settings->CompressionLevel = PACKET_COMPR_TYPE_RDP6;
+    peer->Capabilities = on_capabilities;
+    peer->PostConnect = on_post_connect;
+    peer->Activate = on_activate;
+    peer->input->SynchronizeEvent = on_sync;
+    peer->input->KeyboardEvent = on_key;
+    peer->input->UnicodeKeyboardEvent = on_unicode;
+    peer->input->MouseEvent = on_mouse;
+    peer->input->ExtendedMouseEvent = on_extended_mouse;
+    peer->update->RefreshRect = on_refresh_rect;
+    peer->update->SuppressOutput = on_suppress_output;
+    f->planar = freerdp_bitmap_planar_context_new(PLANAR_FORMAT_HEADER_NA | PLANAR_FORMAT_HEADER_RLE, TILE, TILE);
+    f->interleaved = bitmap_interleaved_context_new(TRUE);
+    f->gfx_planar = freerdp_bitmap_planar_context_new(PLANAR_FORMAT_HEADER_NA | PLANAR_FORMAT_HEADER_RLE, TILE, TILE);
+    if (!peer->Initialize(peer) || f->planar == NULL || f->interleaved == NULL) {
+        rdp_front_free(f);
+        g_set_error(error, RDP_ERROR, EIO, "cannot start RDP on the connection");
+        return -EIO;
+    }
+    f->vcm = WTSOpenServerA((LPSTR)peer->context);
+    if (f->vcm == NULL || f->vcm == INVALID_HANDLE_VALUE) {
+        f->vcm = NULL;
+        rdp_front_free(f);
+        g_set_error(error, RDP_ERROR, EIO, "cannot open the virtual channel manager");
+        return -EIO;
+    }
+    *frontp = f;
+    return 0;
+}
+
+void rdp_front_free(struct rdp_front *f)
+{
+    if (f == NULL)
+        return;
+    if (f->gfx) {
+        /* Stops the channel's thread: no callback runs after this. */
+        f->gfx->Close(f->gfx);
+        rdpgfx_server_context_free(f->gfx);
+    }
+    while (g_idle_remove_by_data(f))
+        ;
+    h264_enc_free(f->enc);
+    if (f->gfx_planar)
+        freerdp_bitmap_planar_context_free(f->gfx_planar);
+    if (f->vcm)
+        WTSCloseServer(f->vcm);
+    if (f->peer) {
+        f->peer->Disconnect(f->peer);
+        freerdp_peer_context_free(f->peer);
+        freerdp_peer_free(f->peer);
+    }
+    if (f->planar)
+        freerdp_bitmap_planar_context_free(f->planar);
+    if (f->interleaved)
+        bitmap_interleaved_context_free(f->interleaved);
+    g_free(f->tiles);
+    g_free(f->timed);
+    g_array_free(f->enc_pending, TRUE);
+    g_array_free(f->damage, TRUE);
+    g_free(f);
+}
+
+void rdp_front_show(struct rdp_front *f, const struct fb *fb)
+{
+    f->fb = fb;
+    g_array_set_size(f->damage, 0);
+    f->full = TRUE;
+    if (!f->logged_on || !f->activated)
+        return;
+    if (fb->width != f->width || fb->height != f->height)
+        resize_client(f);
+    else
+        flush(f);
+}
+
+void rdp_front_time_next_frame(struct rdp_front *f, const char *what)
+{
+    g_free(f->timed);
+    f->timed = g_strdup(what);
+}
+
+void rdp_front_damage(struct rdp_front *f, const struct fb_rect *rects, int n)
+{
+    for (int i = 0; i < n; i++)
+        add_damage(f, &rects[i]);
+    flush(f);
+}
+
+gboolean rdp_front_process(struct rdp_front *f)
+{
+    if (f->gone)
+        return FALSE;
+    if (!f->peer->CheckFileDescriptor(f->peer)) {
+        g_info("rdp: the client closed the connection");
+        mark_gone(f);
+        return FALSE;
+    }
+    if (f->vcm && !WTSVirtualChannelManagerCheckFileDescriptor(f->vcm)) {
+        g_info("rdp: the virtual channels failed");
+        mark_gone(f);
+        return FALSE;
+    }
+    gfx_maybe_open(f);
+    return !f->gone;
+}
+
+int rdp_front_poll_fds(struct rdp_front *f, int *fds, int max)
+{
+    HANDLE handles[32];
+    DWORD n = f->peer->GetEventHandles(f->peer, handles, 32);
+    int k = 0;
+
+    for (DWORD i = 0; i < n && k < max; i++) {
+        int fd = GetEventFileDescriptor(handles[i]);
+        if (fd >= 0)
+            fds[k++] = fd;
+    }
+    if (f->vcm && k < max) {
+        int fd = GetEventFileDescriptor(WTSVirtualChannelManagerGetEventHandle(f->vcm));
+        if (fd >= 0)
+            fds[k++] = fd;
+    }
+    return k;
+}
+
+void rdp_front_stats(const struct rdp_front *f, struct rdp_front_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->bytes_sent = f->bytes;
+    st->frames_sent = f->frames;
+    g_strlcpy(st->encoding, f->encoding, sizeof(st->encoding));
+}
