@@ -183,10 +183,15 @@ printf '\x03\x00\x00\x13\x0e\xe0\x00\x00' | timeout 5 $PY -c '
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.sendall(sys.stdin.buffer.read()); s.close()' "$RDP_PORT"
+# Malformed handshakes before and inside TLS, bounded in count and time.
+fuzz=$(timeout 300 $VT rdpfuzz 127.0.0.1 "$RDP_PORT" 30 7) || fail "rdpfuzz did not finish: $fuzz"
+echo "    rdpfuzz: $fuzz"
 sleep 2
 kill -0 "$AULAD_PID" || fail "aulad died of garbage"
 [ "$(session_state)" = disconnected ] || fail "alice's session changed: $(session_state)"
-ok "garbage and a truncated handshake close only their connection"
+left() { [ "$(ctl status --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["session_processes"])')" -eq 0 ]; }
+wait_until 30 "every session process of the garbage is gone" left
+ok "garbage, a truncated handshake and 30 malformed handshakes close only their connection"
 
 kill "$XVFB_PID" 2>/dev/null
 stop_aulad

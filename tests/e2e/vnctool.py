@@ -15,6 +15,11 @@
         print what came back before the server closed it
   vnctool.py xwd IN.xwd OUT.png
         convert an X window dump (xwd, ZPixmap, 24/32 bpp TrueColor) to PNG
+  vnctool.py rdpfuzz HOST PORT COUNT SEED
+        COUNT malformed RDP connections: X.224 connection requests with bytes
+        flipped, then requests for TLS followed, inside TLS, by TPKT-framed
+        MCS Connect Initial PDUs whose bodies are random or flipped; prints
+        how each ended (each must simply be closed by the server)
   vnctool.py api METHOD URL [JSON] [TOKEN]
         call the client API (self-signed certificate accepted), print the
         status line and the body
@@ -131,6 +136,56 @@ def xwd(src, out):
     img.save(out)
 
 
+# An X.224 Connection Request asking for TLS (MS-RDPBCGR 2.2.1.1): TPKT,
+# X.224 CR, and an RDP Negotiation Request with PROTOCOL_SSL.
+X224_TLS = bytes([0x03, 0x00, 0x00, 0x13, 0x0e, 0xe0, 0x00, 0x00, 0x00, 0x00, 0x00,
+                  0x01, 0x00, 0x08, 0x00, 0x01, 0x00, 0x00, 0x00])
+
+
+def rdpfuzz(host, port, count, seed):
+    import random
+    rnd = random.Random(seed)
+    outcomes = {}
+    for i in range(count):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        try:
+            if i % 2 == 0:
+                # Before TLS: the connection request itself, bytes flipped.
+                data = bytearray(X224_TLS)
+                for _ in range(rnd.randint(1, 4)):
+                    data[rnd.randrange(len(data))] ^= 1 << rnd.randrange(8)
+                s.sendall(bytes(data))
+                got = s.recv(4096)
+                what = "pre-tls:%s" % ("answered" if got else "closed")
+            else:
+                s.sendall(X224_TLS)
+                cc = s.recv(4096)
+                if not cc:
+                    outcomes["no-confirm"] = outcomes.get("no-confirm", 0) + 1
+                    continue
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                t = ctx.wrap_socket(s, server_hostname=None)
+                body = bytearray(rnd.getrandbits(8) for _ in range(rnd.randint(8, 400)))
+                body[0:2] = b"\x7f\x65"  # BER tag of MCS Connect-Initial
+                pdu = bytes([0x02, 0xf0, 0x80]) + bytes(body)
+                t.sendall(bytes([0x03, 0x00, (len(pdu) + 4) >> 8, (len(pdu) + 4) & 0xff]) + pdu)
+                try:
+                    got = t.recv(4096)
+                    what = "tls:%s" % ("answered" if got else "closed")
+                except (ssl.SSLError, OSError):
+                    what = "tls:closed"
+        except (socket.timeout, TimeoutError):
+            what = "timeout"
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError, OSError):
+            what = "reset"
+        finally:
+            s.close()
+        outcomes[what] = outcomes.get(what, 0) + 1
+    print(" ".join("%s=%d" % kv for kv in sorted(outcomes.items())))
+
+
 def garbage(host, port):
     s = socket.create_connection((host, int(port)), timeout=10)
     s.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)) * 4)
@@ -175,6 +230,9 @@ def main(argv):
         return
     if cmd == "xwd" and len(argv) == 4:
         xwd(argv[2], argv[3])
+        return
+    if cmd == "rdpfuzz" and len(argv) == 6:
+        rdpfuzz(argv[2], argv[3], int(argv[4]), int(argv[5]))
         return
     if cmd == "garbage" and len(argv) == 4:
         garbage(argv[2], argv[3])
