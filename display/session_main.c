@@ -53,6 +53,9 @@
  * within this long needs no resize afterwards. */
 #define QUICK_DESKTOP_MS 3000
 #define MAX_CLIENT_FDS 8
+/* A message the user must read stays this long before the connection ends
+ * (less than the grace aulad gives a session it has ended). */
+#define MESSAGE_LINGER_S 4
 
 enum phase {
     P_LOGIN,        /* waiting for credentials (or a pool choice) */
@@ -350,6 +353,14 @@ static void allocate(struct session *s, const char *pool, int wait_ms)
     proto_msg_free(answer);
 }
 
+static gboolean quit_loop(gpointer data)
+{
+    struct session *s = data;
+
+    g_main_loop_quit(s->loop);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean on_broker_io(gint fd, GIOCondition cond, gpointer data)
 {
     struct session *s = data;
@@ -381,8 +392,20 @@ static gboolean on_broker_io(gint fd, GIOCondition cond, gpointer data)
     }
     if (mfd >= 0)
         close(mfd);
+    /* No desktop after all (no VM within allocate_timeout, the pool is
+     * full): say so on the screen before the connection ends. */
+    if (s->phase == P_ALLOCATING && m->type == PROTO_ERROR && s->ui && s->rdp) {
+        g_info("no desktop: %s", m->text);
+        ui_show_message(s->ui, "No desktop", m->text);
+        ui_flush(s);
+        proto_msg_free(m);
+        s->ended = TRUE;
+        s->broker_watch = 0;
+        g_timeout_add_seconds(MESSAGE_LINGER_S, quit_loop, s);
+        return G_SOURCE_REMOVE;
+    }
     /* Otherwise the broker only ever ends a session (an administrator's
-     * disconnect or logoff, an idle timeout, the VM going away, no VM). */
+     * disconnect or logoff, an idle timeout, the VM going away). */
     if (m->type == PROTO_ERROR)
         g_info("aulad ended the session: %s", m->text);
     else
