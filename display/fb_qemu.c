@@ -124,6 +124,25 @@ static void on_finished(rfbClient *client)
     g_array_set_size(q->damage, 0);
 }
 
+/* QEMU sends the pointer's shape (rich cursor) when the guest uses a
+ * hardware cursor: pixels in our format and a 0/1 mask per pixel. */
+static void on_cursor_shape(rfbClient *client, int xhot, int yhot, int width, int height, int bpp)
+{
+    struct qemu_src *q = from_client(client);
+    struct fb_cursor c = { width, height, xhot, yhot, NULL };
+
+    if (bpp != FB_BPP || width <= 0 || height <= 0 || width > 256 || height > 256 ||
+        client->rcSource == NULL || client->rcMask == NULL)
+        return;
+    c.rgba = g_malloc((size_t)width * height * 4);
+    for (int i = 0; i < width * height; i++) {
+        memcpy(c.rgba + i * 4, client->rcSource + i * FB_BPP, 3);
+        c.rgba[i * 4 + 3] = client->rcMask[i] ? 255 : 0;
+    }
+    fb_source_emit_cursor(q->src, &c);
+    g_free(c.rgba);
+}
+
 static int qemu_open(struct fb_source *src, int fd, void **ctxp, GError **error)
 {
     struct qemu_src *q = g_new0(struct qemu_src, 1);
@@ -144,7 +163,8 @@ static int qemu_open(struct fb_source *src, int fd, void **ctxp, GError **error)
     client->format.greenShift = 8;
     client->format.blueShift = 16;
     client->appData.encodingsString = "raw";
-    client->appData.useRemoteCursor = FALSE;
+    client->appData.useRemoteCursor = TRUE;
+    client->GotCursorShape = on_cursor_shape;
     client->appData.shareDesktop = TRUE;
     client->canHandleNewFBSize = TRUE;
     client->MallocFrameBuffer = on_malloc_fb;

@@ -119,3 +119,9 @@ void fb_source_emit_closed(struct fb_source *src, const char *why)
     if (src->events->closed)
         src->events->closed(why, src->data);
 }
+
+void fb_source_emit_cursor(struct fb_source *src, const struct fb_cursor *cursor)
+{
+    if (src->events->cursor)
+        src->events->cursor(cursor, src->data);
+}

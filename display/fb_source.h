@@ -31,12 +31,23 @@ struct fb_rect {
     int x, y, w, h;
 };
 
+/* A pointer shape: width*height pixels R, G, B, A (A is 0 or 255). */
+struct fb_cursor {
+    int width, height;
+    int hot_x, hot_y;
+    uint8_t *rgba;
+};
+
 struct fb_source_events {
     /* The rects of fb that changed since the last frame (borrowed). */
     void (*frame)(const struct fb_rect *rects, int n, void *data);
     /* The guest changed mode: fb (borrowed) has a new size and new memory;
      * all of it is new. The old memory is freed after this returns. */
     void (*resize)(const struct fb *fb, void *data);
+    /* The guest's pointer has a new shape (borrowed; only for guests whose
+     * display has a hardware cursor: others draw the pointer into the
+     * picture). May be NULL. */
+    void (*cursor)(const struct fb_cursor *cursor, void *data);
     /* The display is gone (the VM stopped, libvirt closed the socket, or the
      * server broke the protocol): why says which. No more events follow. */
     void (*closed)(const char *why, void *data);
@@ -103,5 +114,6 @@ void fb_source_refresh(struct fb_source *src);
 void fb_source_emit_frame(struct fb_source *src, const struct fb_rect *rects, int n);
 void fb_source_emit_resize(struct fb_source *src);
 void fb_source_emit_closed(struct fb_source *src, const char *why);
+void fb_source_emit_cursor(struct fb_source *src, const struct fb_cursor *cursor);
 
 #endif

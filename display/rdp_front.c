@@ -78,6 +78,7 @@ struct rdp_front {
     struct h264_enc *enc;
     gboolean force_idr;
     BITMAP_PLANAR_CONTEXT *gfx_planar;
+    struct fb_cursor cursor;      /* the pointer's shape; rgba NULL: the system pointer */
     GArray *enc_pending;          /* struct fb_rect sent as planar since the last AVC frame */
     int64_t logon_at;             /* monotonic µs when the credentials were in */
     char *timed;                  /* what the next frame shows, to time it */
@@ -609,6 +610,70 @@ static void resize_client(struct rdp_front *f)
         mark_gone(f);
 }
 
+/* ---- the pointer ---- */
+
+/* Pointer shapes larger than this are cut (MS-RDPBCGR 2.2.9.1.1.4.4 allows
+ * 96x96 without the large pointer capability). */
+#define MAX_POINTER 96
+
+/* Send the pointer's shape as a 32 bpp new-pointer update: colour rows
+ * (B, G, R, A) and the 1 bpp AND mask, both bottom-up, mask rows padded to
+ * two bytes; a transparent pixel has AND 1 and colour 0. */
+static void send_cursor(struct rdp_front *f)
+{
+    rdpContext *context = f->peer->context;
+    const struct fb_cursor *c = &f->cursor;
+    POINTER_NEW_UPDATE up = { 0 };
+    int w, h, and_row;
+    uint8_t *xor_mask, *and_mask;
+
+    if (c->rgba == NULL || context->update->pointer->PointerNew == NULL)
+        return;
+    w = MIN(c->width, MAX_POINTER);
+    h = MIN(c->height, MAX_POINTER);
+    and_row = ((w + 15) / 16) * 2;
+    xor_mask = g_malloc0((size_t)w * h * 4);
+    and_mask = g_malloc0((size_t)and_row * h);
+    for (int y = 0; y < h; y++) {
+        const uint8_t *src = c->rgba + (size_t)y * c->width * 4;
+        uint8_t *dst = xor_mask + (size_t)(h - 1 - y) * w * 4;
+        uint8_t *and = and_mask + (size_t)(h - 1 - y) * and_row;
+        for (int x = 0; x < w; x++) {
+            if (src[x * 4 + 3]) {
+                dst[x * 4 + 0] = src[x * 4 + 2];
+                dst[x * 4 + 1] = src[x * 4 + 1];
+                dst[x * 4 + 2] = src[x * 4 + 0];
+                dst[x * 4 + 3] = 0xff;
+            } else {
+                and[x / 8] |= (uint8_t)(0x80 >> (x % 8));
+            }
+        }
+    }
+    up.xorBpp = 32;
+    up.colorPtrAttr.cacheIndex = 0;
+    up.colorPtrAttr.xPos = (UINT32)MIN(c->hot_x, w - 1);
+    up.colorPtrAttr.yPos = (UINT32)MIN(c->hot_y, h - 1);
+    up.colorPtrAttr.width = (UINT32)w;
+    up.colorPtrAttr.height = (UINT32)h;
+    up.colorPtrAttr.lengthXorMask = (UINT32)(w * h * 4);
+    up.colorPtrAttr.lengthAndMask = (UINT32)(and_row * h);
+    up.colorPtrAttr.xorMaskData = xor_mask;
+    up.colorPtrAttr.andMaskData = and_mask;
+    if (!context->update->pointer->PointerNew(context, &up))
+        g_info("rdp: the pointer shape was not sent");
+    g_free(xor_mask);
+    g_free(and_mask);
+}
+
+void rdp_front_set_cursor(struct rdp_front *f, const struct fb_cursor *c)
+{
+    g_free(f->cursor.rgba);
+    f->cursor = *c;
+    f->cursor.rgba = g_memdup2(c->rgba, (gsize)c->width * c->height * 4);
+    if (f->activated && !f->gone)
+        send_cursor(f);
+}
+
 /* ---- callbacks from FreeRDP ---- */
 
 static BOOL on_capabilities(freerdp_peer *peer)
@@ -658,6 +723,8 @@ static BOOL on_activate(freerdp_peer *peer)
     f->height = (int)settings->DesktopHeight;
     f->activated = TRUE;
     f->full = TRUE;
+    if (f->cursor.rgba)
+        send_cursor(f);
     g_info("rdp: activated at %dx%d, %u bpp", f->width, f->height, settings->ColorDepth);
     f->hooks->activated(f->width, f->height, f->data);
     if (g_atomic_int_get(&f->gfx_state) == GFX_CONFIRMED) {
@@ -890,6 +957,7 @@ void rdp_front_free(struct rdp_front *f)
         bitmap_interleaved_context_free(f->interleaved);
     g_free(f->tiles);
     g_free(f->timed);
+    g_free(f->cursor.rgba);
     g_array_free(f->enc_pending, TRUE);
     g_array_free(f->damage, TRUE);
     g_free(f);

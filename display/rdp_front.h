@@ -50,6 +50,8 @@ void rdp_front_free(struct rdp_front *front);
 /* Show fb (borrowed; call again after fb is reallocated), all of it new. A
  * size other than the client's resizes the client first. */
 void rdp_front_show(struct rdp_front *front, const struct fb *fb);
+/* The pointer's shape (copied; sent now or at the next activation). */
+void rdp_front_set_cursor(struct rdp_front *front, const struct fb_cursor *cursor);
 /* Log how long after the client's credentials the next frame goes out,
  * naming it what (e.g. "the desktop"). */
 void rdp_front_time_next_frame(struct rdp_front *front, const char *what);

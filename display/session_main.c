@@ -273,9 +273,20 @@ static void on_display_closed(const char *why, void *data)
     end(s, PROTO_LOGOFF, why);
 }
 
+static void on_cursor(const struct fb_cursor *cursor, void *data)
+{
+    struct session *s = data;
+
+    if (s->vnc)
+        vnc_front_set_cursor(s->vnc, cursor);
+    else if (s->rdp)
+        rdp_front_set_cursor(s->rdp, cursor);
+}
+
 static const struct fb_source_events source_events = {
     .frame = on_frame,
     .resize = on_resize,
+    .cursor = on_cursor,
     .closed = on_display_closed,
 };
 

@@ -184,6 +184,44 @@ void vnc_front_set_fb(struct vnc_front *f, const struct fb *fb)
     }
 }
 
+void vnc_front_set_cursor(struct vnc_front *f, const struct fb_cursor *c)
+{
+    rfbCursorPtr cur = calloc(1, sizeof(*cur));
+    rfbCursorPtr old = f->screen->cursor;
+    int mask_row = (c->width + 7) / 8;
+
+    if (cur == NULL)
+        return;
+    cur->width = (unsigned short)c->width;
+    cur->height = (unsigned short)c->height;
+    cur->xhot = (unsigned short)c->hot_x;
+    cur->yhot = (unsigned short)c->hot_y;
+    /* The screen's format is ours: R, G, B, X. */
+    cur->richSource = calloc((size_t)c->width * c->height, FB_BPP);
+    cur->mask = calloc((size_t)mask_row * c->height, 1);
+    if (cur->richSource == NULL || cur->mask == NULL) {
+        free(cur->richSource);
+        free(cur->mask);
+        free(cur);
+        return;
+    }
+    for (int y = 0; y < c->height; y++) {
+        for (int x = 0; x < c->width; x++) {
+            const uint8_t *p = c->rgba + ((size_t)y * c->width + x) * 4;
+            memcpy(cur->richSource + ((size_t)y * c->width + x) * FB_BPP, p, 3);
+            if (p[3])
+                cur->mask[y * mask_row + x / 8] |= (unsigned char)(0x80 >> (x % 8));
+        }
+    }
+    cur->cleanup = TRUE;
+    cur->cleanupRichSource = TRUE;
+    cur->cleanupMask = TRUE;
+    cur->cleanupSource = TRUE;
+    rfbSetCursor(f->screen, cur);
+    if (old)
+        rfbFreeCursor(old);
+}
+
 void vnc_front_damage(struct vnc_front *f, const struct fb_rect *rects, int n)
 {
     for (int i = 0; i < n; i++)

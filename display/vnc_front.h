@@ -37,6 +37,9 @@ void vnc_front_free(struct vnc_front *front);
 
 /* Show fb (borrowed; call again after every resize), all of it new. */
 void vnc_front_set_fb(struct vnc_front *front, const struct fb *fb);
+/* The pointer's shape (copied): viewers that take cursor updates draw it
+ * themselves, for others libvncserver draws it into the picture. */
+void vnc_front_set_cursor(struct vnc_front *front, const struct fb_cursor *cursor);
 /* These rects of the framebuffer changed. */
 void vnc_front_damage(struct vnc_front *front, const struct fb_rect *rects, int n);
 /* Read what the viewer sent and send it what changed; never blocks long.

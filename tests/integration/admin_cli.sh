@@ -18,10 +18,10 @@ start_aulad
 # ---- status and help
 expect_ok "status" ctl status
 expect_out '^aulad [0-9.]+, pid [0-9]+'
-expect_out 'schema v2'
+expect_out 'schema v3'
 expect_out 'listeners: +admin .*: listening'
 expect_ok "status --json" ctl status --json
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["counts"]["users"]==0 and d["schema_version"]==2' "$TMP/out" \
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["counts"]["users"]==0 and d["schema_version"]==3' "$TMP/out" \
     || fail "status --json is not the expected JSON"
 ok "status --json parses"
 expect_ok "--help" ctl --help

@@ -122,10 +122,10 @@ sum=$(sha256sum "$DB")
 rc=0
 "$AULAD" --config "$CONF" --foreground >"$TMP/out" 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || fail "newer database: exit $rc"
-grep -q "has schema version 99, newer than this aula knows (2)" "$TMP/out" || fail "newer database message: $(cat "$TMP/out")"
+grep -q "has schema version 99, newer than this aula knows (3)" "$TMP/out" || fail "newer database message: $(cat "$TMP/out")"
 [ "$sum" = "$(sha256sum "$DB")" ] || fail "the newer database was modified"
 ok "a newer database is refused and left as it was"
-sqlite3 "$DB" "PRAGMA user_version = 2"
+sqlite3 "$DB" "PRAGMA user_version = 3"
 
 # A file that is not a database.
 mkdir -p "$TMP/junk"
