@@ -25,7 +25,7 @@ tests_bench_xworkload_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_bench_xworkload_LDADD = $(GLIB_LIBS) -lX11 -lXext
 EXTRA_DIST += tests/bench/bench_rdp.sh
 
-bench-rdp: tests/bench/xworkload broker/aulad broker/aulactl display/aula-session
+bench-rdp: tests/bench/xworkload tests/bench/vncmeter broker/aulad broker/aulactl display/aula-session
 	@rc=0; top_builddir=$(abs_top_builddir) top_srcdir=$(abs_top_srcdir) \
 		bash $(srcdir)/tests/bench/bench_rdp.sh || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "bench-rdp: skipped (the reason is above)"; \
