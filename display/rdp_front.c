@@ -40,6 +40,10 @@
  * frame whatever changed (about 12 ms at 1080p, bench_encode), while a few
  * lossless tiles cost microseconds and fewer bytes. */
 #define SMALL_DAMAGE_PIXELS (64 * 1024)
+/* A client that announced the pipeline gets no picture before it is open
+ * (else the first picture would go twice, as bitmaps and then as a key
+ * frame), but it gets one after this long whatever happens. */
+#define GFX_WAIT_MS 1500
 
 enum gfx_state {
     GFX_OFF,        /* bitmap updates */
@@ -80,6 +84,9 @@ struct rdp_front {
     BITMAP_PLANAR_CONTEXT *gfx_planar;
     struct fb_cursor cursor;      /* the pointer's shape; rgba NULL: the system pointer */
     GArray *enc_pending;          /* struct fb_rect sent as planar since the last AVC frame */
+    gboolean gfx_tried;           /* the pipeline was opened (or failed to) */
+    uint64_t frames_on_surface;   /* frames since the surface was made */
+    guint gfx_wait;               /* timer: stop waiting for the pipeline */
     int64_t logon_at;             /* monotonic µs when the credentials were in */
     char *timed;                  /* what the next frame shows, to time it */
 };
@@ -389,21 +396,18 @@ static gboolean gfx_make_surface(struct rdp_front *f, gboolean delete_old)
     if (g->ResetGraphics(g, &reset) != CHANNEL_RC_OK || g->CreateSurface(g, &create) != CHANNEL_RC_OK ||
         g->MapSurfaceToOutput(g, &map) != CHANNEL_RC_OK)
         return FALSE;
+    /* The encoder is made when the first large change needs it: the first
+     * picture goes as lossless tiles, which is quicker than starting
+     * openh264 and encoding a key frame (about 100 ms at 1024x768). */
     h264_enc_free(f->enc);
     f->enc = NULL;
-    if (g_atomic_int_get(&f->gfx_avc)) {
-        struct h264_enc_params p = { .width = w, .height = h, .max_fps = 30, .bitrate_kbps = 0, .qp = 22 };
-        g_autoptr(GError) err = NULL;
-        if (h264_enc_new(&p, &f->enc, &err) < 0) {
-            g_warning("rdp: no H.264 encoder (%s): planar through the pipeline", err->message);
-            g_atomic_int_set(&f->gfx_avc, 0);
-        }
-    }
     f->force_idr = TRUE;
     f->full = TRUE;
+    f->frames_on_surface = 0;
     g_array_set_size(f->enc_pending, 0);
     g_atomic_int_set(&f->in_flight, 0);
-    g_info("rdp: graphics pipeline surface %dx%d (%s)", w, h, f->enc ? "AVC420" : "planar");
+    g_info("rdp: graphics pipeline surface %dx%d (%s)", w, h,
+           g_atomic_int_get(&f->gfx_avc) ? "AVC420" : "planar");
     return TRUE;
 }
 
@@ -509,10 +513,12 @@ static void gfx_maybe_open(struct rdp_front *f)
     f->gfx->CapsAdvertise = on_caps_advertise;
     f->gfx->FrameAcknowledge = on_frame_ack;
     g_atomic_int_set(&f->gfx_state, GFX_OPENING);
+    f->gfx_tried = TRUE;
     if (!f->gfx->Open(f->gfx)) {
         g_info("rdp: the client's graphics pipeline did not open: bitmap updates");
         settings->SupportGraphicsPipeline = FALSE;
         g_atomic_int_set(&f->gfx_state, GFX_OFF);
+        flush(f);
     }
 }
 
@@ -527,6 +533,8 @@ static void flush(struct rdp_front *f)
     settings = f->peer->settings;
     if (g_atomic_int_get(&f->gfx_state) == GFX_OPENING || g_atomic_int_get(&f->gfx_state) == GFX_CONFIRMED)
         return; /* the pipeline is about to take over */
+    if (settings->SupportGraphicsPipeline && !f->gfx_tried && f->gfx_wait)
+        return; /* the pipeline is coming: its first frame is the first picture */
     if (g_atomic_int_get(&f->gfx_state) == GFX_ON) {
         gboolean ok;
         if (!g_atomic_int_get(&f->acks_off) && g_atomic_int_get(&f->in_flight) >= MAX_IN_FLIGHT)
@@ -539,20 +547,40 @@ static void flush(struct rdp_front *f)
         }
         f->frame_id++;
         g_atomic_int_add(&f->in_flight, 1);
-        g_strlcpy(f->encoding, f->enc ? "avc420" : "gfx-planar", sizeof(f->encoding));
+        g_strlcpy(f->encoding, g_atomic_int_get(&f->gfx_avc) ? "avc420" : "gfx-planar", sizeof(f->encoding));
         {
             const struct fb_rect *r = (const struct fb_rect *)f->damage->data;
             int n = (int)f->damage->len;
             int64_t area = 0;
             for (int i = 0; i < n; i++)
                 area += (int64_t)r[i].w * r[i].h;
-            if (f->enc && (f->force_idr || area > SMALL_DAMAGE_PIXELS)) {
+            gboolean avc = g_atomic_int_get(&f->gfx_avc);
+            if (avc && f->enc == NULL && area > SMALL_DAMAGE_PIXELS && f->frames_on_surface > 0) {
+                struct h264_enc_params p = { .width = f->fb->width, .height = f->fb->height, .max_fps = 30,
+                                             .bitrate_kbps = 0, .qp = 22 };
+                g_autoptr(GError) err = NULL;
+                if (h264_enc_new(&p, &f->enc, &err) < 0) {
+                    g_warning("rdp: no H.264 encoder (%s): planar through the pipeline", err->message);
+                    g_atomic_int_set(&f->gfx_avc, 0);
+                    avc = FALSE;
+                } else {
+                    g_info("rdp: H.264 encoder started at %dx%d for a large change", f->fb->width,
+                           f->fb->height);
+                    /* Its copy of the picture starts from all of it. */
+                    struct fb_rect all = { 0, 0, f->fb->width, f->fb->height };
+                    g_array_set_size(f->enc_pending, 0);
+                    g_array_append_val(f->enc_pending, all);
+                    f->force_idr = TRUE;
+                }
+            }
+            if (f->enc && area > SMALL_DAMAGE_PIXELS) {
                 ok = gfx_send_avc(f, r, n);
             } else {
                 ok = gfx_send_planar(f, r, n);
                 if (f->enc)
                     g_array_append_vals(f->enc_pending, r, (guint)n);
             }
+            f->frames_on_surface++;
         }
         g_array_set_size(f->damage, 0);
         frame_sent(f);
@@ -714,6 +742,18 @@ static BOOL on_post_connect(freerdp_peer *peer)
     return TRUE;
 }
 
+static gboolean on_gfx_wait_over(gpointer data)
+{
+    struct rdp_front *f = data;
+
+    f->gfx_wait = 0;
+    if (!f->gfx_tried)
+        g_info("rdp: the graphics pipeline did not open within %d ms: bitmap updates until it does",
+               GFX_WAIT_MS);
+    flush(f);
+    return G_SOURCE_REMOVE;
+}
+
 static BOOL on_activate(freerdp_peer *peer)
 {
     struct rdp_front *f = front_of(peer->context);
@@ -723,6 +763,13 @@ static BOOL on_activate(freerdp_peer *peer)
     f->height = (int)settings->DesktopHeight;
     f->activated = TRUE;
     f->full = TRUE;
+    if (settings->SupportGraphicsPipeline && !f->gfx_tried && f->gfx_wait == 0) {
+        f->gfx_wait = g_timeout_add(GFX_WAIT_MS, on_gfx_wait_over, f);
+        /* Start the dynamic channels now, not at the client's next packet:
+         * the pipeline opens on them. */
+        if (f->vcm)
+            WTSVirtualChannelManagerCheckFileDescriptor(f->vcm);
+    }
     if (f->cursor.rgba)
         send_cursor(f);
     g_info("rdp: activated at %dx%d, %u bpp", f->width, f->height, settings->ColorDepth);
@@ -941,6 +988,8 @@ void rdp_front_free(struct rdp_front *f)
     }
     while (g_idle_remove_by_data(f))
         ;
+    if (f->gfx_wait)
+        g_source_remove(f->gfx_wait);
     h264_enc_free(f->enc);
     if (f->gfx_planar)
         freerdp_bitmap_planar_context_free(f->gfx_planar);

@@ -5,8 +5,10 @@
  * typed credentials in the Client Info PDU, inside TLS), then pictures of
  * whatever framebuffer the session shows (its own login and progress screens,
  * then the VM's desktop):
- *   - through the graphics pipeline (MS-RDPEGFX) as AVC420 H.264 frames when
- *     the client offers it, paced by the client's frame acknowledgements;
+ *   - through the graphics pipeline (MS-RDPEGFX) when the client offers it,
+ *     paced by the client's frame acknowledgements: large changes as AVC420
+ *     H.264 frames when the client decodes them, small ones (and the first
+ *     picture) as lossless planar tiles;
  *   - else as bitmap updates (planar at 32 bpp, interleaved below) in 64x64
  *     tiles, split to the client's fragment limit.
  * A picture of another size than the client's desktop resizes the client

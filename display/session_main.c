@@ -215,6 +215,17 @@ static struct proto_msg *await(struct session *s, enum proto_type want, int *fdp
     }
 }
 
+/* Logged in: from here the broker's allocate_timeout bounds the wait. */
+static void stop_login_timer(struct session *s)
+{
+    if (s->login_timer) {
+        g_source_remove(s->login_timer);
+        s->login_timer = 0;
+    }
+}
+
+static gboolean quit_loop(gpointer data);
+
 /* ---- pictures to the client ---- */
 
 static void show(struct session *s, const struct fb *fb)
@@ -325,10 +336,7 @@ static gboolean attach_desktop(struct session *s, int fd, const char *vm)
                                      on_display_io, s);
     s->connected = TRUE;
     s->last_input = g_get_monotonic_time();
-    if (s->login_timer) {
-        g_source_remove(s->login_timer);
-        s->login_timer = 0;
-    }
+    stop_login_timer(s);
     m = proto_msg_new(PROTO_CONNECTED);
     g_free(m->encoding);
     m->encoding = g_strdup(s->protocol);
@@ -353,9 +361,16 @@ static void allocate(struct session *s, const char *pool, int wait_ms)
     answer = await(s, PROTO_VM_READY, &fd, wait_ms, &timed_out);
     if (answer == NULL) {
         if (!timed_out) {
-            if (s->ui)
+            g_info("no desktop");
+            s->ended = TRUE; /* the broker has ended the session itself */
+            if (s->ui && s->rdp && s->loop) {
+                /* Leave the message on the screen a moment. */
                 ui_show_message(s->ui, "No desktop", "Your desktop cannot be prepared now. Try again later.");
-            end(s, PROTO_DISCONNECTED, "no desktop");
+                ui_flush(s);
+                g_timeout_add_seconds(MESSAGE_LINGER_S, quit_loop, s);
+            } else if (s->loop) {
+                g_main_loop_quit(s->loop);
+            }
         }
         return;
     }
@@ -494,6 +509,7 @@ static gboolean vnc_authenticate(const uint8_t *challenge, const uint8_t *respon
         return FALSE;
     }
     g_info("ticket accepted for %s, pool %s", answer->user, answer->pools[0]);
+    stop_login_timer(s);
     pool = g_strdup(answer->pools[0]);
     proto_msg_free(answer);
     /* The viewer waits for the answer to its password until the desktop is
@@ -575,6 +591,7 @@ static gboolean rdp_login(struct session *s, const char *user, const char *passw
         g_strfreev(s->pools);
         s->pools = g_strdupv(answer->pools);
         s->authed = TRUE;
+        stop_login_timer(s);
         g_info("%s logged in (%u pools)", s->user, g_strv_length(s->pools));
     } else {
         *why = g_strdup(answer->text[0] ? answer->text : "Please log in");
@@ -874,7 +891,6 @@ int main(int argc, char **argv)
     fcntl(CLIENT_FD, F_SETFD, FD_CLOEXEC);
     fcntl(BROKER_FD, F_SETFD, FD_CLOEXEC);
 
-    s.loop = g_main_loop_new(NULL, FALSE);
     s.protocol = opt_protocol;
     s.client_addr = opt_client ? opt_client : "";
     s.phase = P_LOGIN;
@@ -899,9 +915,10 @@ int main(int argc, char **argv)
         }
         s.client_watch[s.n_client_watch++] =
             g_unix_fd_add(CLIENT_FD, G_IO_IN | G_IO_HUP | G_IO_ERR, on_client_io, &s);
-        /* Send the protocol version at once. */
-        vnc_front_process(s.vnc);
     }
+    s.loop = g_main_loop_new(NULL, FALSE);
+    if (s.vnc)
+        vnc_front_process(s.vnc); /* send the protocol version at once */
     s.broker_watch = g_unix_fd_add(BROKER_FD, G_IO_IN | G_IO_HUP | G_IO_ERR, on_broker_io, &s);
     s.stats_timer = g_timeout_add_seconds(STATS_INTERVAL_S, on_stats, &s);
     s.login_timer = g_timeout_add_seconds(LOGIN_TIMEOUT_S, on_login_timeout, &s);

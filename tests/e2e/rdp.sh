@@ -87,8 +87,9 @@ typed_keys() { serial "$1" | grep -c "key .* down"; }
 # run_client NAME COMMAND...: start an RDP client, wait until it shows the
 # desktop, compare pictures, type, and disconnect.
 run_client() {
-    local name=$1 before d
+    local name=$1 before d started
     shift
+    started=$(grep -c "H.264 encoder started" "$TMP/aulad.log")
     # rdesktop asks on stdin whether to trust the self-signed certificate.
     echo yes >"$TMP/yes"
     "$@" <"$TMP/yes" >"$TMP/$name.log" 2>&1 &
@@ -108,6 +109,17 @@ run_client() {
     wait_until 20 "$name: typed keys reach the guest" sh -c "[ \$(grep -c 'key .* down' '$STATE/logs/$VM.serial.log') -ge $((before + 4)) ]"
     enc=$(ctl session list --json | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["encoding"])')
     ok "$name: encoding $enc"
+    if [ "$enc" = avc420 ]; then
+        # Small changes go as lossless tiles; a whole new screen (F9 redraws
+        # the guest's picture) goes as H.264. The picture must still match.
+        xdotool key F9
+        sleep 3
+        [ "$(grep -c "H.264 encoder started" "$TMP/aulad.log")" -gt "$started" ] || fail "$name: no H.264 frame in this session"
+        shot "$name-h264"
+        d=$(same_picture "$VM" "$name-h264") || { sleep 3; shot "$name-h264"; d=$(same_picture "$VM" "$name-h264"); } ||
+            fail "$name: after an H.264 frame the picture differs: $d% (see $TMP/$name-h264.png)"
+        ok "$name: a full-screen change goes as H.264 and the picture matches ($d% of pixels differ)"
+    fi
     kill "$CLIENT_PID"
     wait "$CLIENT_PID" 2>/dev/null
     CLIENT_PID=

@@ -130,6 +130,11 @@ stop_aulad() {
     wait "$AULAD_PID" || rc=$?
     AULAD_PID=
     [ "$rc" -eq 0 ] || fail "aulad exited with status $rc after SIGTERM"
+    # Session processes report to aulad's log: a sanitizer's report there
+    # (a sanitized build) is a failure like aulad's own.
+    if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$TMP/aulad.log" >"$TMP/sanitizer" 2>/dev/null; then
+        fail "a sanitizer reported in aulad's log: $(head -3 "$TMP/sanitizer")"
+    fi
     [ ! -e "$SOCK" ] || fail "aulad left its socket $SOCK behind"
 }
 
