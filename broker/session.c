@@ -796,10 +796,18 @@ static void on_incoming_conn(struct session_mgr *mgr, const char *protocol, GSoc
     g_subprocess_launcher_take_fd(l, client_fd, 3);
     g_subprocess_launcher_take_fd(l, pair[1], 4);
     {
-        const char *env[] = { "PATH=/usr/bin:/bin", NULL, NULL };
+        /* A clean environment; sanitizer settings pass through, so that a
+         * sanitized build's sessions report like aulad does. */
+        static const char *const pass[] = { "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", NULL };
+        g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(env, g_strdup("PATH=/usr/bin:/bin"));
         if (g_strcmp0(mgr->d.cfg->log_level, "debug") == 0)
-            env[1] = "AULA_SESSION_DEBUG=1";
-        g_subprocess_launcher_set_environ(l, (char **)env);
+            g_ptr_array_add(env, g_strdup("AULA_SESSION_DEBUG=1"));
+        for (const char *const *p = pass; *p; p++)
+            if (g_getenv(*p))
+                g_ptr_array_add(env, g_strdup_printf("%s=%s", *p, g_getenv(*p)));
+        g_ptr_array_add(env, NULL);
+        g_subprocess_launcher_set_environ(l, (char **)env->pdata);
     }
     argv[k++] = mgr->d.cfg->session_program;
     argv[k++] = "--protocol";
