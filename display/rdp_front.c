@@ -413,6 +413,12 @@ static gboolean gfx_make_surface(struct rdp_front *f, gboolean delete_old)
 
 static void flush(struct rdp_front *f);
 
+/* Milliseconds since the client's credentials arrived, for debug logs. */
+static double since_logon(const struct rdp_front *f)
+{
+    return f->logon_at ? (g_get_monotonic_time() - f->logon_at) / 1000.0 : 0.0;
+}
+
 /* A frame went out: if it was the first of something being timed, log it. */
 static void frame_sent(struct rdp_front *f)
 {
@@ -431,6 +437,7 @@ static gboolean on_gfx_wake(gpointer data)
     struct rdp_front *f = data;
 
     if (g_atomic_int_get(&f->gfx_state) == GFX_CONFIRMED && f->activated) {
+        g_debug("rdp: +%.0f ms: graphics capabilities agreed", since_logon(f));
         if (gfx_make_surface(f, FALSE)) {
             g_atomic_int_set(&f->gfx_state, GFX_ON);
         } else {
@@ -513,6 +520,7 @@ static void gfx_maybe_open(struct rdp_front *f)
     f->gfx->CapsAdvertise = on_caps_advertise;
     f->gfx->FrameAcknowledge = on_frame_ack;
     g_atomic_int_set(&f->gfx_state, GFX_OPENING);
+    g_debug("rdp: +%.0f ms: dynamic channels ready, opening the graphics pipeline", since_logon(f));
     f->gfx_tried = TRUE;
     if (!f->gfx->Open(f->gfx)) {
         g_info("rdp: the client's graphics pipeline did not open: bitmap updates");
@@ -742,6 +750,15 @@ static BOOL on_post_connect(freerdp_peer *peer)
     return TRUE;
 }
 
+static gboolean kick_channels(gpointer data)
+{
+    struct rdp_front *f = data;
+
+    if (f->vcm && !f->gone && WTSVirtualChannelManagerCheckFileDescriptor(f->vcm))
+        gfx_maybe_open(f);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean on_gfx_wait_over(gpointer data)
 {
     struct rdp_front *f = data;
@@ -765,14 +782,14 @@ static BOOL on_activate(freerdp_peer *peer)
     f->full = TRUE;
     if (settings->SupportGraphicsPipeline && !f->gfx_tried && f->gfx_wait == 0) {
         f->gfx_wait = g_timeout_add(GFX_WAIT_MS, on_gfx_wait_over, f);
-        /* Start the dynamic channels now, not at the client's next packet:
-         * the pipeline opens on them. */
-        if (f->vcm)
-            WTSVirtualChannelManagerCheckFileDescriptor(f->vcm);
+        /* Start the dynamic channels as soon as this activation is done,
+         * not at the client's next packet: the pipeline opens on them. */
+        g_idle_add(kick_channels, f);
     }
     if (f->cursor.rgba)
         send_cursor(f);
     g_info("rdp: activated at %dx%d, %u bpp", f->width, f->height, settings->ColorDepth);
+    g_debug("rdp: +%.0f ms: activated", since_logon(f));
     f->hooks->activated(f->width, f->height, f->data);
     if (g_atomic_int_get(&f->gfx_state) == GFX_CONFIRMED) {
         on_gfx_wake(f);
