@@ -117,6 +117,7 @@ int vnc_view_new(const char *host, int port, const char *password, const char *t
     client->MallocFrameBuffer = malloc_framebuffer;
     client->GotFrameBufferUpdate = got_update;
     client->canHandleNewFBSize = TRUE;
+    free(client->serverHost); /* rfbGetClient's placeholder */
     client->serverHost = strdup(host);
     client->serverPort = port;
     /* rfbInitClient frees the client when it fails. */
