@@ -10,6 +10,12 @@
 
 CLIENT=$top_builddir/thinclient/aula-client
 [ -x "$CLIENT" ] || skip "aula-client is not built (configure --enable-thinclient)"
+# In a sanitized build, SDL2's X11 back end leaves allocations in driver
+# modules it has already unloaded at exit: LeakSanitizer cannot name them,
+# so no suppression can match. Leak checking is off for the window client
+# only (AddressSanitizer's other checks stay on); its broker code is leak
+# checked by test_tc_api.
+CLIENT_ASAN="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 for tool in xdotool Xvfb xwd xdpyinfo; do
     command -v $tool >/dev/null || skip "$tool is not installed (see packaging/debian-packages.txt)"
 done
@@ -40,7 +46,7 @@ xdpyinfo >/dev/null 2>&1 || fail "Xvfb did not start: $(cat "$TMP/xvfb.log")"
 # No client.conf of the system: an empty one of our own.
 : >"$TMP/client.conf"
 COMMON=(--config "$TMP/client.conf" --broker "127.0.0.1:$API_PORT" --tofu)
-client() { "$CLIENT" "${COMMON[@]}" --known-brokers "$TMP/known_brokers" "$@"; }
+client() { env ASAN_OPTIONS="$CLIENT_ASAN" "$CLIENT" "${COMMON[@]}" --known-brokers "$TMP/known_brokers" "$@"; }
 echo alicepw >"$TMP/pw"
 
 # ---- a wrong password: exit 1, and why ----
@@ -54,7 +60,7 @@ ok "tofu stored the broker's fingerprint in known_brokers"
 
 # A certificate other than the one stored is refused.
 sed "s/sha256:[0-9A-F:]*/sha256:$(printf '00:%.0s' $(seq 1 31))00/" "$TMP/known_brokers" >"$TMP/kb-other"
-"$CLIENT" "${COMMON[@]}" --known-brokers "$TMP/kb-other" --user alice --password-stdin --pool "$POOL" \
+env ASAN_OPTIONS="$CLIENT_ASAN" "$CLIENT" "${COMMON[@]}" --known-brokers "$TMP/kb-other" --user alice --password-stdin --pool "$POOL" \
     <"$TMP/pw" 2>"$TMP/changed.err"
 rc=$?
 [ "$rc" = 1 ] && grep -qi "certificate" "$TMP/changed.err" || fail "a changed certificate: exit $rc, $(cat "$TMP/changed.err")"
@@ -70,7 +76,7 @@ connected() { [ "$(session_state)" = connected ]; }
 disconnected() { [ "$(session_state)" = disconnected ]; }
 
 # Started directly (not through a function) so that $! is aula-client itself.
-"$CLIENT" "${COMMON[@]}" --known-brokers "$TMP/known_brokers" --user alice --password-stdin \
+env ASAN_OPTIONS="$CLIENT_ASAN" "$CLIENT" "${COMMON[@]}" --known-brokers "$TMP/known_brokers" --user alice --password-stdin \
     --pool "$POOL" <"$TMP/pw" >"$TMP/client.log" 2>&1 &
 CLIENT_PID=$!
 wait_until 30 "aula-client: connected" connected
@@ -133,7 +139,7 @@ wait_until 20 "killing aula-client disconnects the session" disconnected
 ok "killing aula-client disconnects the session, the VM kept"
 
 # ---- the server ends the connection: exit 0, and why ----
-"$CLIENT" "${COMMON[@]}" --known-brokers "$TMP/known_brokers" --user alice --password-stdin \
+env ASAN_OPTIONS="$CLIENT_ASAN" "$CLIENT" "${COMMON[@]}" --known-brokers "$TMP/known_brokers" --user alice --password-stdin \
     --pool "$POOL" <"$TMP/pw" >"$TMP/client2.log" 2>&1 &
 CLIENT_PID=$!
 wait_until 30 "aula-client: connected again" connected
