@@ -110,14 +110,7 @@ static void on_finished(rfbClient *client)
     int n = (int)q->damage->len;
 
     if (n > MAX_RECTS) {
-        int x0 = rects[0].x, y0 = rects[0].y, x1 = x0 + rects[0].w, y1 = y0 + rects[0].h;
-        for (int i = 1; i < n; i++) {
-            x0 = MIN(x0, rects[i].x);
-            y0 = MIN(y0, rects[i].y);
-            x1 = MAX(x1, rects[i].x + rects[i].w);
-            y1 = MAX(y1, rects[i].y + rects[i].h);
-        }
-        rects[0] = (struct fb_rect){ x0, y0, x1 - x0, y1 - y0 };
+        rects[0] = fb_rect_bounds(rects, n);
         n = 1;
     }
     fb_source_emit_frame(q->src, rects, n);

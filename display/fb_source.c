@@ -125,3 +125,16 @@ void fb_source_emit_cursor(struct fb_source *src, const struct fb_cursor *cursor
     if (src->events->cursor)
         src->events->cursor(cursor, src->data);
 }
+
+struct fb_rect fb_rect_bounds(const struct fb_rect *rects, int n)
+{
+    int x0 = rects[0].x, y0 = rects[0].y, x1 = x0 + rects[0].w, y1 = y0 + rects[0].h;
+
+    for (int i = 1; i < n; i++) {
+        x0 = MIN(x0, rects[i].x);
+        y0 = MIN(y0, rects[i].y);
+        x1 = MAX(x1, rects[i].x + rects[i].w);
+        y1 = MAX(y1, rects[i].y + rects[i].h);
+    }
+    return (struct fb_rect){ x0, y0, x1 - x0, y1 - y0 };
+}

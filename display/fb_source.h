@@ -110,6 +110,9 @@ void fb_source_key(struct fb_source *src, uint32_t qnum, uint32_t keysym, gboole
 void fb_source_pointer(struct fb_source *src, int x, int y, uint32_t buttons);
 void fb_source_refresh(struct fb_source *src);
 
+/* The smallest rect covering rects[0..n) (n > 0). */
+struct fb_rect fb_rect_bounds(const struct fb_rect *rects, int n);
+
 /* For backends: report to the owner. */
 void fb_source_emit_frame(struct fb_source *src, const struct fb_rect *rects, int n);
 void fb_source_emit_resize(struct fb_source *src);

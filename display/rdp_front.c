@@ -327,14 +327,8 @@ static gboolean gfx_send_avc(struct rdp_front *f, const struct fb_rect *rects, i
     g_array_set_size(f->enc_pending, 0);
     f->force_idr = FALSE;
     if (n > MAX_REGION_RECTS) {
-        int x0 = rects[0].x, y0 = rects[0].y, x1 = x0 + rects[0].w, y1 = y0 + rects[0].h;
-        for (int i = 1; i < n; i++) {
-            x0 = MIN(x0, rects[i].x);
-            y0 = MIN(y0, rects[i].y);
-            x1 = MAX(x1, rects[i].x + rects[i].w);
-            y1 = MAX(y1, rects[i].y + rects[i].h);
-        }
-        regions[k++] = (RECTANGLE_16){ (UINT16)x0, (UINT16)y0, (UINT16)x1, (UINT16)y1 };
+        struct fb_rect b = fb_rect_bounds(rects, n);
+        regions[k++] = (RECTANGLE_16){ (UINT16)b.x, (UINT16)b.y, (UINT16)(b.x + b.w), (UINT16)(b.y + b.h) };
     } else {
         for (int i = 0; i < n; i++)
             regions[k++] = (RECTANGLE_16){ (UINT16)rects[i].x, (UINT16)rects[i].y,
