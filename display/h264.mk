@@ -13,7 +13,7 @@ tests_unit_test_h264_enc_LDADD = $(DISPLAY_LIBS) $(CMOCKA_LIBS) -lm
 # for typing, scrolling and full-screen motion.
 EXTRA_PROGRAMS += tests/bench/bench_encode
 tests_bench_bench_encode_SOURCES = tests/bench/bench_encode.c
-tests_bench_bench_encode_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(OPENH264_CFLAGS)
+tests_bench_bench_encode_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(OPENH264_CFLAGS) $(FREERDP_SERVER_CFLAGS)
 tests_bench_bench_encode_LDADD = $(DISPLAY_LIBS) -lm
 bench-encode: tests/bench/bench_encode$(EXEEXT)
 	tests/bench/bench_encode$(EXEEXT)

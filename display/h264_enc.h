@@ -31,6 +31,10 @@
 
 struct h264_enc;
 
+/* Rate for full-screen motion unless told otherwise: 10 Mbit/s at 30 fps,
+ * 42 KB a frame (FreeRDP's shadow server encodes everything at this rate). */
+#define H264_MOTION_KBPS 10000
+
 struct h264_enc_params {
     int width, height;       /* of the frame, 1..FB_MAX_DIM; together at most 36864
                               * macroblocks (H.264 level 5.2), e.g. 4096x2304 */
@@ -39,6 +43,10 @@ struct h264_enc_params {
     int qp;                  /* 0..51 when bitrate_kbps is 0; 0 picks 22 */
     gboolean limited_range;  /* BT.709 limited range (Y 16..235) instead of the
                               * full range RDP clients expect; for other users */
+    int motion_kbps;         /* constant quality only: while most of the frame
+                              * changes and frames cost more than this rate
+                              * allows (full-screen motion), rate control at
+                              * this bitrate; 0: never */
 };
 
 /* Make an encoder for frames of params' size. Caller frees with h264_enc_free. */
@@ -64,12 +72,26 @@ int h264_enc_encode(struct h264_enc *enc, const uint8_t *rgbx, int stride,
  * constant quality (bitrate_kbps 0) keeps its qp. */
 void h264_enc_set_bitrate(struct h264_enc *enc, int bitrate_kbps);
 
+/* Switch between constant quality (bitrate_kbps 0: the qp it was made with)
+ * and rate control at bitrate_kbps. openh264 is made again: the next frame
+ * is a key frame. -1 (logged) when openh264 refuses; the mode is then
+ * unchanged. */
+int h264_enc_set_mode(struct h264_enc *enc, int bitrate_kbps);
+
 /* What the last h264_enc_encode did, for statistics and benchmarks. */
 struct h264_enc_frame_info {
     gboolean idr;            /* the frame is an IDR (SPS and PPS came with it) */
     int64_t convert_ns;      /* time spent converting RGB to YUV */
     int64_t encode_ns;       /* time spent in openh264 */
+    gboolean motion;         /* encoded under motion's rate control */
+    gboolean whole;          /* the whole picture was brought back to constant
+                              * quality: the client must take all of it */
 };
+/* Motion (see motion_kbps) ended, e.g. nothing has changed for a while: the
+ * next frame goes back to constant quality and is a whole picture (its
+ * frame info says whole). FALSE if the encoder was not in motion. */
+gboolean h264_enc_end_motion(struct h264_enc *enc);
+
 void h264_enc_last_frame(const struct h264_enc *enc, struct h264_enc_frame_info *info);
 
 #endif

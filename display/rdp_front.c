@@ -45,6 +45,10 @@
  * frame), but it gets one after this long whatever happens. */
 #define GFX_WAIT_MS 1500
 
+/* Full-screen motion under rate control (h264_enc_params.motion_kbps) ends
+ * when no large change has come for this long. */
+#define MOTION_QUIET_MS 300
+
 enum gfx_state {
     GFX_OFF,        /* bitmap updates */
     GFX_OPENING,    /* the channel is open, capabilities not agreed yet */
@@ -87,6 +91,7 @@ struct rdp_front {
     gboolean gfx_tried;           /* the pipeline was opened (or failed to) */
     uint64_t frames_on_surface;   /* frames since the surface was made */
     guint gfx_wait;               /* timer: stop waiting for the pipeline */
+    guint motion_quiet;           /* timer: motion ended (see h264_enc_end_motion) */
     int64_t logon_at;             /* monotonic µs when the credentials were in */
     char *timed;                  /* what the next frame shows, to time it */
 };
@@ -296,6 +301,23 @@ static gboolean gfx_send_planar(struct rdp_front *f, const struct fb_rect *rects
     return ok;
 }
 
+static void flush(struct rdp_front *f);
+
+/* Motion stopped: the encoder goes back to constant quality, and the whole
+ * picture goes again. */
+static gboolean on_motion_quiet(gpointer data)
+{
+    struct rdp_front *f = data;
+
+    f->motion_quiet = 0;
+    if (f->enc && !f->gone && h264_enc_end_motion(f->enc)) {
+        g_debug("rdp: motion ended: the whole picture again at full quality");
+        f->full = TRUE;
+        flush(f);
+    }
+    return G_SOURCE_REMOVE;
+}
+
 /* One AVC420 frame: the whole surface encoded, the damage as its regions.
  * The encoder's copy of the picture is brought up to date with the damage
  * sent as planar since its last frame, too. */
@@ -309,6 +331,7 @@ static gboolean gfx_send_avc(struct rdp_front *f, const struct fb_rect *rects, i
     RDPGFX_AVC420_BITMAP_STREAM avc = { 0 };
     RECTANGLE_16 regions[MAX_REGION_RECTS];
     RDPGFX_H264_QUANT_QUALITY quality[MAX_REGION_RECTS];
+    struct h264_enc_frame_info info;
     const uint8_t *data = NULL;
     size_t len = 0;
     int k = 0;
@@ -326,7 +349,17 @@ static gboolean gfx_send_avc(struct rdp_front *f, const struct fb_rect *rects, i
     }
     g_array_set_size(f->enc_pending, 0);
     f->force_idr = FALSE;
-    if (n > MAX_REGION_RECTS) {
+    h264_enc_last_frame(f->enc, &info);
+    if (info.motion) {
+        /* Motion ends when nothing large has changed for a while: then the
+         * picture goes again at full quality. */
+        if (f->motion_quiet)
+            g_source_remove(f->motion_quiet);
+        f->motion_quiet = g_timeout_add(MOTION_QUIET_MS, on_motion_quiet, f);
+    }
+    if (info.whole) {
+        regions[k++] = (RECTANGLE_16){ 0, 0, (UINT16)f->fb->width, (UINT16)f->fb->height };
+    } else if (n > MAX_REGION_RECTS) {
         struct fb_rect b = fb_rect_bounds(rects, n);
         regions[k++] = (RECTANGLE_16){ (UINT16)b.x, (UINT16)b.y, (UINT16)(b.x + b.w), (UINT16)(b.y + b.h) };
     } else {
@@ -405,7 +438,6 @@ static gboolean gfx_make_surface(struct rdp_front *f, gboolean delete_old)
     return TRUE;
 }
 
-static void flush(struct rdp_front *f);
 
 /* Milliseconds since the client's credentials arrived, for debug logs. */
 static double since_logon(const struct rdp_front *f)
@@ -559,7 +591,8 @@ static void flush(struct rdp_front *f)
             gboolean avc = g_atomic_int_get(&f->gfx_avc);
             if (avc && f->enc == NULL && area > SMALL_DAMAGE_PIXELS && f->frames_on_surface > 0) {
                 struct h264_enc_params p = { .width = f->fb->width, .height = f->fb->height, .max_fps = 30,
-                                             .bitrate_kbps = 0, .qp = 22 };
+                                             .bitrate_kbps = 0, .qp = 22,
+                                             .motion_kbps = H264_MOTION_KBPS };
                 g_autoptr(GError) err = NULL;
                 if (h264_enc_new(&p, &f->enc, &err) < 0) {
                     g_warning("rdp: no H.264 encoder (%s): planar through the pipeline", err->message);
@@ -1001,6 +1034,8 @@ void rdp_front_free(struct rdp_front *f)
         ;
     if (f->gfx_wait)
         g_source_remove(f->gfx_wait);
+    if (f->motion_quiet)
+        g_source_remove(f->motion_quiet);
     h264_enc_free(f->enc);
     if (f->gfx_planar)
         freerdp_bitmap_planar_context_free(f->gfx_planar);

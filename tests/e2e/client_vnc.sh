@@ -81,13 +81,17 @@ env ASAN_OPTIONS="$CLIENT_ASAN" "$CLIENT" "${COMMON[@]}" --known-brokers "$TMP/k
 CLIENT_PID=$!
 wait_until 30 "aula-client: connected" connected
 VM=$(ctl session list --json | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["vm"])')
-WIN=
-for _ in $(seq 1 100); do
-    WIN=$(xdotool search --pid "$CLIENT_PID" --onlyvisible 2>/dev/null | tail -1)
-    [ -n "$WIN" ] && break
-    sleep 0.2
-done
-[ -n "$WIN" ] || fail "aula-client shows no window ($(cat "$TMP/client.log"))"
+# The window: aula-client makes it once the desktop's connection is set up.
+client_window() {
+    WIN=
+    for _ in $(seq 1 100); do
+        WIN=$(xdotool search --pid "$CLIENT_PID" --onlyvisible 2>/dev/null | tail -1)
+        [ -n "$WIN" ] && return 0
+        sleep 0.2
+    done
+    fail "aula-client shows no window ($(cat "$1"))"
+}
+client_window "$TMP/client.log"
 title=$(xdotool getwindowname "$WIN")
 [ "$title" = "aula — $POOL" ] || fail "the window is titled '$title'"
 ok "aula-client's window is titled '$title'"
@@ -143,6 +147,7 @@ env ASAN_OPTIONS="$CLIENT_ASAN" "$CLIENT" "${COMMON[@]}" --known-brokers "$TMP/k
     --pool "$POOL" <"$TMP/pw" >"$TMP/client2.log" 2>&1 &
 CLIENT_PID=$!
 wait_until 30 "aula-client: connected again" connected
+client_window "$TMP/client2.log"
 ID=$(ctl session list --json | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 expect_ok "session logoff" ctl session logoff "$ID"
 for _ in $(seq 1 100); do kill -0 "$CLIENT_PID" 2>/dev/null || break; sleep 0.2; done

@@ -361,6 +361,8 @@ static void test_bad_params(void **state)
         { { .width = 1920, .height = 1080, .max_fps = 30, .bitrate_kbps = 240001 },
           "bitrate 240001" },
         { { .width = 1920, .height = 1080, .max_fps = 30, .qp = 52 }, "qp 52" },
+        { { .width = 1920, .height = 1080, .max_fps = 30, .motion_kbps = -5 },
+          "motion bitrate -5" },
     };
     struct h264_enc *sentinel = (struct h264_enc *)&bad;
 
@@ -564,6 +566,84 @@ static void test_set_bitrate(void **state)
     picture_free(p);
 }
 
+/* Constant quality with a motion bitrate: small changes stay at the qp;
+ * frames that change everything and cost more than the motion rate allows
+ * switch to rate control after a few (a key frame, then frames near the
+ * rate), and ending motion brings a whole picture back at the qp, which
+ * decodes to the picture. */
+static void test_motion(void **state)
+{
+    struct picture *p = picture_new(640, 480);
+    struct h264_enc_params params = { .width = 640, .height = 480, .max_fps = 30, .qp = 22,
+                                       .motion_kbps = 2000 };
+    struct h264_enc *enc = NULL;
+    g_autoptr(GError) err = NULL;
+    ISVCDecoder *dec = dec_new();
+    struct h264_enc_frame_info info;
+    const uint8_t *data;
+    struct decoded d;
+    size_t len, costly = 0, in_motion = 0;
+    double db[3];
+
+    if (h264_enc_new(&params, &enc, &err) < 0)
+        fail_msg("h264_enc_new: %s", err->message);
+    draw_pattern(p, 1);
+    len = encode(enc, p, NULL, 0, FALSE, &data);
+    dec_frame(dec, data, len, &d);
+
+    /* A small change: no motion. */
+    {
+        struct fb_rect r = { 100, 100, 40, 32 };
+        for (int k = 0; k < 5; k++) {
+            fill(p, r.x, r.y, r.w, r.h, (uint8_t)(k * 40), 60, 90);
+            len = encode(enc, p, &r, 1, FALSE, &data);
+            dec_frame(dec, data, len, &d);
+            h264_enc_last_frame(enc, &info);
+            assert_false(info.motion);
+            assert_false(info.whole);
+        }
+    }
+    /* Everything changes every frame. */
+    for (int i = 0; i < 30; i++) {
+        draw_pattern(p, 200 + (uint32_t)i);
+        len = encode(enc, p, NULL, 0, FALSE, &data);
+        dec_frame(dec, data, len, &d);
+        h264_enc_last_frame(enc, &info);
+        if (i < 3) {
+            assert_false(info.motion);
+            costly += len;
+        } else {
+            assert_true(info.motion);
+            if (i == 3)
+                assert_true(info.idr);
+            if (i >= 20)
+                in_motion += len;
+        }
+    }
+    print_message("full changes: %zu bytes a frame at qp 22, %zu in motion at 2000 kbit/s "
+                  "(%d a frame)\n", costly / 3, in_motion / 10, 2000 * 1000 / 8 / 30);
+    assert_true(in_motion / 10 * 2 < costly / 3);
+
+    /* Motion ends: the next frame is the whole picture at the qp again. */
+    assert_true(h264_enc_end_motion(enc));
+    assert_false(h264_enc_end_motion(enc));
+    {
+        struct fb_rect none = { 0, 0, 0, 0 };
+        len = encode(enc, p, &none, 0, FALSE, &data);
+    }
+    h264_enc_last_frame(enc, &info);
+    assert_true(info.whole);
+    assert_false(info.motion);
+    dec_frame(dec, data, len, &d);
+    compare(p, &d, FALSE, 0, 0, 640, 480, db);
+    print_message("after motion: %zu bytes, PSNR Y %.1f U %.1f V %.1f dB\n", len, db[0], db[1],
+                  db[2]);
+    assert_true(db[0] > 38);
+    dec_free(dec);
+    h264_enc_free(enc);
+    picture_free(p);
+}
+
 /* A frame too big for openh264's output buffer (noise at qp 1) fails with
  * EIO, and the encoder goes on: the next frame is an IDR that decodes to the
  * picture. */
@@ -617,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_flat_colours),
         cmocka_unit_test(test_set_bitrate),
         cmocka_unit_test(test_overflow_recovers),
+        cmocka_unit_test(test_motion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
