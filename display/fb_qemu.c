@@ -9,7 +9,9 @@
  * straight into it and nothing is copied twice.
  *
  * Keys go to QEMU as extended key events (QEMU's RFB extension, pseudo-encoding
- * -258): a QEMU key number, so the guest's own keyboard layout applies. */
+ * -258): a QEMU key number, so the guest's own keyboard layout applies.
+ * QEMU reports the guest keyboard's lock LEDs (pseudo-encoding -261, one
+ * byte), so that a client's lock keys can be brought in line with them. */
 #include "config.h"
 
 #include "display/fb_source.h"
@@ -27,9 +29,16 @@ struct qemu_src {
     rfbClient *client;
     GArray *damage;   /* struct fb_rect, this frame */
     gboolean ext_keys; /* QEMU acknowledged extended key events */
+    gboolean pseudo;  /* the rect libvncclient reports next is a pseudo one */
 };
 
 static int tag;
+
+/* QEMU's LED state pseudo-encoding: the rect carries one byte, bit 0 Scroll
+ * Lock, bit 1 Num Lock, bit 2 Caps Lock (the same bits as FB_LED_*). */
+#define QEMU_ENCODING_LED_STATE (-261)
+static int led_encodings[] = { QEMU_ENCODING_LED_STATE, 0 };
+static gboolean led_registered;     /* libvncclient's extensions are global */
 
 static struct qemu_src *from_client(rfbClient *client)
 {
@@ -86,10 +95,39 @@ static rfbBool on_malloc_fb(rfbClient *client)
     return TRUE;
 }
 
+static rfbBool on_pseudo_rect(rfbClient *client, rfbFramebufferUpdateRectHeader *rect)
+{
+    struct qemu_src *q = from_client(client);
+    uint8_t leds;
+
+    if ((int32_t)rect->encoding != QEMU_ENCODING_LED_STATE || q == NULL)
+        return FALSE;
+    if (!ReadFromRFBServer(client, (char *)&leds, 1))
+        return FALSE;
+    q->pseudo = TRUE;
+    if (q->src->leds != (leds & FB_LED_ALL)) {
+        g_debug("display: the guest's lock keys: caps %s, num %s, scroll %s",
+                leds & FB_LED_CAPS ? "on" : "off", leds & FB_LED_NUM ? "on" : "off",
+                leds & FB_LED_SCROLL ? "on" : "off");
+        q->src->leds = leds & FB_LED_ALL;
+    }
+    return TRUE;
+}
+
+static rfbClientProtocolExtension led_extension = {
+    .encodings = led_encodings,
+    .handleEncoding = on_pseudo_rect,
+};
+
 static void on_update(rfbClient *client, int x, int y, int w, int h)
 {
     struct qemu_src *q = from_client(client);
     struct fb_rect r = { x, y, w, h };
+
+    if (q->pseudo) {
+        q->pseudo = FALSE;
+        return;
+    }
 
     /* QEMU acknowledges the extended key event pseudo-encoding with a
      * rectangle the size of the screen and no pixels, and libvncclient
@@ -143,6 +181,10 @@ static int qemu_open(struct fb_source *src, int fd, void **ctxp, GError **error)
 
     rfbClientLog = client_log;
     rfbClientErr = client_err;
+    if (!led_registered) {
+        rfbClientRegisterExtension(&led_extension);
+        led_registered = TRUE;
+    }
     q->src = src;
     q->damage = g_array_new(FALSE, FALSE, sizeof(struct fb_rect));
     client = rfbGetClient(8, 3, 4);

@@ -16,6 +16,7 @@ int fb_source_open(const struct fb_source_impl *impl, int fd, const struct fb_so
     src->impl = impl;
     src->events = events;
     src->data = data;
+    src->leds = -1;
     r = impl->open(src, fd, &src->ctx, error);
     if (r < 0) {
         g_free(src);
@@ -92,6 +93,33 @@ void fb_source_refresh(struct fb_source *src)
 {
     if (!src->closed)
         src->impl->refresh(src->ctx);
+}
+
+int fb_source_sync_locks(struct fb_source *src, int leds)
+{
+    static const struct {
+        int bit;
+        uint32_t qnum, keysym;
+    } locks[] = {
+        { FB_LED_CAPS, 0x3a, 0xffe5 },      /* Caps_Lock */
+        { FB_LED_NUM, 0x45, 0xff7f },       /* Num_Lock */
+        { FB_LED_SCROLL, 0x46, 0xff14 },    /* Scroll_Lock */
+    };
+    int toggled = 0;
+
+    if (src->closed || src->leds < 0 || leds < 0)
+        return 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(locks); i++) {
+        if (!((src->leds ^ leds) & locks[i].bit))
+            continue;
+        src->impl->key(src->ctx, locks[i].qnum, locks[i].keysym, TRUE);
+        src->impl->key(src->ctx, locks[i].qnum, locks[i].keysym, FALSE);
+        toggled |= locks[i].bit;
+    }
+    /* What the guest will report once it has taken the keys: a second
+     * request before then must not press them again. */
+    src->leds = leds & FB_LED_ALL;
+    return toggled;
 }
 
 void fb_source_emit_frame(struct fb_source *src, const struct fb_rect *rects, int n)

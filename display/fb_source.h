@@ -64,6 +64,15 @@ enum {
 
 struct fb_source;
 
+/* The guest keyboard's lock LEDs (the bits RDP's synchronize event and
+ * QEMU's LED state both use). */
+enum {
+    FB_LED_SCROLL = 1 << 0,
+    FB_LED_NUM = 1 << 1,
+    FB_LED_CAPS = 1 << 2,
+    FB_LED_ALL = 7,
+};
+
 struct fb_source_impl {
     const char *name;
     /* Take ownership of fd and do the display protocol's handshake (blocking,
@@ -91,6 +100,7 @@ struct fb_source {
     void *data;
     gboolean closed;
     uint64_t frames;               /* frames completed */
+    int leds;                      /* FB_LED_* of the guest's keyboard; -1: unknown */
 };
 
 /* Open impl on fd (taking ownership of fd, even on failure). events and data
@@ -109,6 +119,10 @@ int fb_source_wait_frame(struct fb_source *src, int timeout_ms);
 void fb_source_key(struct fb_source *src, uint32_t qnum, uint32_t keysym, gboolean down);
 void fb_source_pointer(struct fb_source *src, int x, int y, uint32_t buttons);
 void fb_source_refresh(struct fb_source *src);
+/* Bring the guest's lock keys to leds (FB_LED_*) by pressing and releasing
+ * each one that differs. Nothing while the guest's state is unknown (leds
+ * -1: the backend has not reported it). Returns the FB_LED_* bits pressed. */
+int fb_source_sync_locks(struct fb_source *src, int leds);
 
 /* The smallest rect covering rects[0..n) (n > 0). */
 struct fb_rect fb_rect_bounds(const struct fb_rect *rects, int n);

@@ -40,9 +40,11 @@
  * frame whatever changed (about 12 ms at 1080p, bench_encode), while a few
  * lossless tiles cost microseconds and fewer bytes. */
 #define SMALL_DAMAGE_PIXELS (64 * 1024)
-/* A client that announced the pipeline gets no picture before it is open
- * (else the first picture would go twice, as bitmaps and then as a key
- * frame), but it gets one after this long whatever happens. */
+/* A client that announced the pipeline gets its first picture at once as
+ * bitmap updates: the pipeline opens some 130 ms later (the client answers
+ * the dynamic channels' capabilities late), and then the picture goes again
+ * onto its surface. Until then no more bitmaps, unless it takes longer than
+ * this to open. */
 #define GFX_WAIT_MS 1500
 
 /* Full-screen motion under rate control (h264_enc_params.motion_kbps) ends
@@ -89,6 +91,7 @@ struct rdp_front {
     struct fb_cursor cursor;      /* the pointer's shape; rgba NULL: the system pointer */
     GArray *enc_pending;          /* struct fb_rect sent as planar since the last AVC frame */
     gboolean gfx_tried;           /* the pipeline was opened (or failed to) */
+    gboolean interim_sent;        /* the picture went as bitmaps while it opens */
     uint64_t frames_on_surface;   /* frames since the surface was made */
     guint gfx_wait;               /* timer: stop waiting for the pipeline */
     guint motion_quiet;           /* timer: motion ended (see h264_enc_end_motion) */
@@ -567,8 +570,14 @@ static void flush(struct rdp_front *f)
     settings = f->peer->settings;
     if (g_atomic_int_get(&f->gfx_state) == GFX_OPENING || g_atomic_int_get(&f->gfx_state) == GFX_CONFIRMED)
         return; /* the pipeline is about to take over */
-    if (settings->SupportGraphicsPipeline && !f->gfx_tried && f->gfx_wait)
-        return; /* the pipeline is coming: its first frame is the first picture */
+    if (settings->SupportGraphicsPipeline && !f->gfx_tried && f->gfx_wait) {
+        if (f->interim_sent)
+            return; /* the pipeline is coming: its first frame brings the rest */
+        f->interim_sent = TRUE;
+        f->full = TRUE;
+        g_debug("rdp: +%.0f ms: the first picture as bitmaps while the pipeline opens",
+                since_logon(f));
+    }
     if (g_atomic_int_get(&f->gfx_state) == GFX_ON) {
         gboolean ok;
         if (!g_atomic_int_get(&f->acks_off) && g_atomic_int_get(&f->in_flight) >= MAX_IN_FLIGHT)
@@ -858,7 +867,12 @@ static BOOL on_suppress_output(rdpContext *context, BYTE allow, const RECTANGLE_
 
 static BOOL on_sync(rdpInput *input, UINT32 flags)
 {
-    /* Lock keys: the guest keeps its own state; nothing to forward. */
+    struct rdp_front *f = front_of(input->context);
+    int leds = ((flags & KBD_SYNC_CAPS_LOCK) ? FB_LED_CAPS : 0) |
+               ((flags & KBD_SYNC_NUM_LOCK) ? FB_LED_NUM : 0) |
+               ((flags & KBD_SYNC_SCROLL_LOCK) ? FB_LED_SCROLL : 0);
+
+    f->hooks->sync_locks(leds, f->data);
     return TRUE;
 }
 

@@ -36,6 +36,8 @@ struct rdp_front_hooks {
     void (*key)(uint32_t qnum, gboolean down, void *data);
     /* A character typed as unicode (clients do this for input methods). */
     void (*unicode)(uint32_t codepoint, gboolean down, void *data);
+    /* The client's lock keys (FB_LED_*): on connecting and on focus. */
+    void (*sync_locks)(int leds, void *data);
     /* Absolute pointer with the RFB button mask (wheel as buttons 4 and 5). */
     void (*pointer)(int x, int y, uint32_t buttons, void *data);
     /* The client went away or broke the protocol. */

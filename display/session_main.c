@@ -81,6 +81,7 @@ struct session {
     char *user;
     char **pools;             /* the user's pools (after a login) */
     gboolean shift_l, shift_r;
+    int client_locks;         /* FB_LED_* the RDP client last had; -1: not said */
     int64_t last_input;       /* monotonic µs */
     uint64_t last_frames;
     int64_t last_stats_at;
@@ -301,6 +302,24 @@ static const struct fb_source_events source_events = {
     .closed = on_display_closed,
 };
 
+/* The guest's lock keys as the client's, once both are known. */
+static void sync_locks(struct session *s)
+{
+    int toggled;
+
+    if (s->phase != P_DESKTOP || s->src == NULL || s->client_locks < 0)
+        return;
+    if (s->src->leds < 0) {
+        g_debug("the guest's lock keys are not known yet");
+        return;
+    }
+    toggled = fb_source_sync_locks(s->src, s->client_locks);
+    if (toggled)
+        g_info("lock keys: pressed%s%s%s to match the client's", toggled & FB_LED_CAPS ? " Caps Lock" : "",
+               toggled & FB_LED_NUM ? " Num Lock" : "", toggled & FB_LED_SCROLL ? " Scroll Lock" : "");
+    s->client_locks = -1;
+}
+
 static gboolean on_display_io(gint fd, GIOCondition cond, gpointer data)
 {
     struct session *s = data;
@@ -311,6 +330,8 @@ static gboolean on_display_io(gint fd, GIOCondition cond, gpointer data)
             end(s, PROTO_LOGOFF, "the VM's display closed");
         return G_SOURCE_REMOVE;
     }
+    if (s->client_locks >= 0)
+        sync_locks(s);      /* the guest's lock keys may have come */
     return G_SOURCE_CONTINUE;
 }
 
@@ -336,6 +357,7 @@ static gboolean attach_desktop(struct session *s, int fd, const char *vm)
                                      on_display_io, s);
     s->connected = TRUE;
     s->last_input = g_get_monotonic_time();
+    sync_locks(s);
     stop_login_timer(s);
     m = proto_msg_new(PROTO_CONNECTED);
     g_free(m->encoding);
@@ -762,6 +784,16 @@ static void rdp_pointer(int x, int y, uint32_t buttons, void *data)
     ui_flush(s);
 }
 
+static void rdp_sync_locks(int leds, void *data)
+{
+    struct session *s = data;
+
+    g_debug("the client's lock keys: caps %s, num %s, scroll %s", leds & FB_LED_CAPS ? "on" : "off",
+            leds & FB_LED_NUM ? "on" : "off", leds & FB_LED_SCROLL ? "on" : "off");
+    s->client_locks = leds;
+    sync_locks(s);
+}
+
 static void rdp_gone(void *data)
 {
     (void)data;
@@ -773,6 +805,7 @@ static const struct rdp_front_hooks rdp_hooks = {
     .key = rdp_key,
     .unicode = rdp_unicode,
     .pointer = rdp_pointer,
+    .sync_locks = rdp_sync_locks,
     .gone = rdp_gone,
 };
 
@@ -894,6 +927,7 @@ int main(int argc, char **argv)
     s.protocol = opt_protocol;
     s.client_addr = opt_client ? opt_client : "";
     s.phase = P_LOGIN;
+    s.client_locks = -1;
     if (rdp) {
         int fds[MAX_CLIENT_FDS], n;
         int r = rdp_front_new(CLIENT_FD, cert, key, &rdp_hooks, &s, &s.rdp, &err);

@@ -1370,7 +1370,10 @@ static void input_open(const char *node)
 		return;
 	snprintf(path, sizeof path, INPUT_DIR "/%s", node);
 	memset(d, 0, sizeof *d);
-	d->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	/* Read-write: the lock keys' LEDs are written back (see lock_key). */
+	d->fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (d->fd < 0)
+		d->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (d->fd < 0) {
 		say_serial("warning input %s: %s", node, strerror(errno));
 		return; /* slot stays free (fd -1); retried on the next scan */
@@ -1473,6 +1476,37 @@ static void input_report(struct input_dev *d)
 	d->moved = d->buttons_changed = false;
 }
 
+/*
+ * Caps, Num and Scroll Lock toggle their LEDs on every keyboard, as a
+ * desktop's input stack does (the kernel's own keyboard handler, which
+ * would, never sees our grabbed devices). The host reads the LEDs back.
+ */
+static void lock_key(unsigned code)
+{
+	static unsigned leds;   /* bits LED_NUML, LED_CAPSL, LED_SCROLLL */
+	unsigned led;
+	struct input_event out[2];
+
+	switch (code) {
+	case KEY_CAPSLOCK:   led = LED_CAPSL; break;
+	case KEY_NUMLOCK:    led = LED_NUML; break;
+	case KEY_SCROLLLOCK: led = LED_SCROLLL; break;
+	default: return;
+	}
+	leds ^= 1u << led;
+	memset(out, 0, sizeof out);
+	out[0].type = EV_LED;
+	out[0].code = (unsigned short)led;
+	out[0].value = (leds >> led) & 1;
+	out[1].type = EV_SYN;
+	out[1].code = SYN_REPORT;
+	for (int i = 0; i < MAX_INPUTS; i++)
+		if (inputs[i].fd >= 0 && write(inputs[i].fd, out, sizeof out) < 0 &&
+		    errno != EINVAL && errno != EBADF)
+			say_serial("warning input %s LED: %s", inputs[i].node, strerror(errno));
+	say("lock LED %u %s", led, out[0].value ? "on" : "off");
+}
+
 /* Handles one evdev event. */
 static void input_event(struct input_dev *d, const struct input_event *ev)
 {
@@ -1500,6 +1534,8 @@ static void input_event(struct input_dev *d, const struct input_event *ev)
 			status_changed = true;
 			if (ev->code == KEY_F12 && ev->value == 1)
 				marker_write();
+			if (ev->value == 1)
+				lock_key(ev->code);
 			if (ev->value == 1)
 				workload_key(ev->code);
 		}
