@@ -4,6 +4,7 @@
 #include "display/rdp_front.h"
 
 #include "display/h264_enc.h"
+#include "display/rdesktop_compat.h"
 
 #include <errno.h>
 #include <string.h>
@@ -92,6 +93,7 @@ struct rdp_front {
     GArray *enc_pending;          /* struct fb_rect sent as planar since the last AVC frame */
     gboolean gfx_tried;           /* the pipeline was opened (or failed to) */
     gboolean interim_sent;        /* the picture went as bitmaps while it opens */
+    gboolean planar_alpha;        /* bitmaps: planar with the alpha plane (rdesktop) */
     uint64_t frames_on_surface;   /* frames since the surface was made */
     guint gfx_wait;               /* timer: stop waiting for the pipeline */
     guint motion_quiet;           /* timer: motion ended (see h264_enc_end_motion) */
@@ -179,6 +181,23 @@ static gboolean encode_tile(struct rdp_front *f, int x, int y, int w, int h, uin
          * the compressor writes them. */
         if (!planar_tile(f->planar, src, fb->stride, w, h, FALSE, buf, &size))
             return FALSE;
+        if (f->planar_alpha && buf[0] != PLANAR_FORMAT_HEADER_RLE) {
+            /* rdesktop decodes run-length planar only: the compressor
+             * found raw planes smaller, so the tile goes uncompressed
+             * (bottom-up, blue first). */
+            uint8_t *out = buf;
+            for (int row = h - 1; row >= 0; row--) {
+                const uint8_t *px = src + (size_t)row * fb->stride;
+                for (int col = 0; col < w; col++, px += FB_BPP, out += 4) {
+                    out[0] = px[2];
+                    out[1] = px[1];
+                    out[2] = px[0];
+                    out[3] = 0xff;
+                }
+            }
+            size = (UINT32)(w * h * 4);
+            b->compressed = FALSE;
+        }
         b->bitmapDataStream = buf;
         b->bitmapLength = size;
         b->bitsPerPixel = 32;
@@ -777,12 +796,24 @@ static BOOL on_capabilities(freerdp_peer *peer)
 
 static BOOL on_post_connect(freerdp_peer *peer)
 {
+    struct rdp_front *f = front_of(peer->context);
     rdpSettings *settings = peer->settings;
 
     /* 24 bpp has no compressor worth using; 16 bpp interleaved is the
      * fallback below 32. */
     if (settings->ColorDepth == 24)
         settings->ColorDepth = 16;
+    if (rdesktop_compat_seen() && !f->planar_alpha) {
+        /* rdesktop's planar decoder wants the alpha plane, run-length
+         * encoded (other clients take planar without it). */
+        BITMAP_PLANAR_CONTEXT *planar = freerdp_bitmap_planar_context_new(PLANAR_FORMAT_HEADER_RLE, TILE, TILE);
+        if (planar != NULL) {
+            freerdp_bitmap_planar_context_free(f->planar);
+            f->planar = planar;
+            f->planar_alpha = TRUE;
+            g_info("rdp: planar bitmaps with their alpha plane, for rdesktop");
+        }
+    }
     return TRUE;
 }
 

@@ -6,6 +6,8 @@
 #   each logs in with user name and password, sees the guest (window dump vs
 #   `virsh screenshot`), types and the guest sees the keys, disconnects and
 #   reconnects to the same VM;
+#   the guest's lock keys follow the client's Caps Lock, judged by the
+#   guest's LEDs;
 #   no credentials: the session's login screen, filled in with xdotool;
 #   a wrong password: the login screen with an error, an audit row; repeated
 #   failures are rate-limited;
