@@ -275,6 +275,29 @@ static void qemu_refresh(void *ctx)
     SendFramebufferUpdateRequest(q->client, 0, 0, q->client->width, q->client->height, FALSE);
 }
 
+/* RFB's SetDesktopSize (ExtendedDesktopSize extension): one screen. QEMU
+ * hands it to the display device when it takes size hints, and answers
+ * with an ExtendedDesktopSize rect, which libvncclient reads. (libvncclient's
+ * own SendExtDesktopSize waits for a screen id QEMU never gives.) */
+static gboolean qemu_request_size(void *ctx, int width, int height)
+{
+    struct qemu_src *q = ctx;
+    uint8_t msg[8 + 16] = { 0 };
+
+    msg[0] = rfbSetDesktopSize;
+    msg[2] = (uint8_t)(width >> 8);
+    msg[3] = (uint8_t)width;
+    msg[4] = (uint8_t)(height >> 8);
+    msg[5] = (uint8_t)height;
+    msg[6] = 1;                         /* screens */
+    /* the screen: id 0, at 0,0, width x height, flags 0 */
+    msg[8 + 8] = msg[2];
+    msg[8 + 9] = msg[3];
+    msg[8 + 10] = msg[4];
+    msg[8 + 11] = msg[5];
+    return WriteToRFBServer(q->client, (char *)msg, sizeof(msg));
+}
+
 static void qemu_close(void *ctx)
 {
     struct qemu_src *q = ctx;
@@ -297,5 +320,6 @@ const struct fb_source_impl fb_qemu_vnc_impl = {
     .key = qemu_key,
     .pointer = qemu_pointer,
     .refresh = qemu_refresh,
+    .request_size = qemu_request_size,
     .close = qemu_close,
 };

@@ -95,6 +95,14 @@ void fb_source_refresh(struct fb_source *src)
         src->impl->refresh(src->ctx);
 }
 
+gboolean fb_source_request_size(struct fb_source *src, int width, int height)
+{
+    if (src->closed || src->impl->request_size == NULL || width < 1 || height < 1 ||
+        width > FB_MAX_DIM || height > FB_MAX_DIM)
+        return FALSE;
+    return src->impl->request_size(src->ctx, width, height);
+}
+
 int fb_source_sync_locks(struct fb_source *src, int leds)
 {
     static const struct {

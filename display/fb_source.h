@@ -87,6 +87,9 @@ struct fb_source_impl {
     void (*pointer)(void *ctx, int x, int y, uint32_t buttons);
     /* Ask for the whole screen again (a new client needs a full frame). */
     void (*refresh)(void *ctx);
+    /* Ask the guest's display for a mode of width x height; it answers, if
+     * it can, with a mode change. FALSE: the request could not be sent. */
+    gboolean (*request_size)(void *ctx, int width, int height);
     void (*close)(void *ctx);
 };
 
@@ -119,6 +122,11 @@ int fb_source_wait_frame(struct fb_source *src, int timeout_ms);
 void fb_source_key(struct fb_source *src, uint32_t qnum, uint32_t keysym, gboolean down);
 void fb_source_pointer(struct fb_source *src, int x, int y, uint32_t buttons);
 void fb_source_refresh(struct fb_source *src);
+/* Ask the guest for a screen of width x height (1..FB_MAX_DIM each). Its
+ * display follows only if it can (QEMU passes the request on to display
+ * devices that take it, such as virtio-gpu; the guest then sets the mode);
+ * a resize event says when it did. FALSE if the request was not sent. */
+gboolean fb_source_request_size(struct fb_source *src, int width, int height);
 /* Bring the guest's lock keys to leds (FB_LED_*) by pressing and releasing
  * each one that differs. Nothing while the guest's state is unknown (leds
  * -1: the backend has not reported it). Returns the FB_LED_* bits pressed. */

@@ -18,6 +18,7 @@
 #include <freerdp/freerdp.h>
 #include <freerdp/input.h>
 #include <freerdp/peer.h>
+#include <freerdp/server/disp.h>
 #include <freerdp/server/rdpgfx.h>
 #include <freerdp/settings.h>
 #include <freerdp/update.h>
@@ -66,6 +67,7 @@ struct rdp_front {
     void *data;
     const struct fb *fb;          /* what is shown (borrowed) */
     int width, height;            /* the client's desktop now */
+    int asked_width, asked_height; /* what it asked for when it connected */
     gboolean activated;           /* the client takes pictures */
     gboolean suppressed;          /* the client asked for no pictures (minimised) */
     gboolean logged_on;           /* the logon hook ran */
@@ -94,6 +96,11 @@ struct rdp_front {
     gboolean gfx_tried;           /* the pipeline was opened (or failed to) */
     gboolean interim_sent;        /* the picture went as bitmaps while it opens */
     gboolean planar_alpha;        /* bitmaps: planar with the alpha plane (rdesktop) */
+
+    /* display control (MS-RDPEDISP): the client asks for a desktop size */
+    DispServerContext *disp;
+    gboolean disp_tried;
+    gint disp_w, disp_h;          /* atomics: the size asked, from its thread */
     uint64_t frames_on_surface;   /* frames since the surface was made */
     guint gfx_wait;               /* timer: stop waiting for the pipeline */
     guint motion_quiet;           /* timer: motion ended (see h264_enc_end_motion) */
@@ -551,14 +558,76 @@ static UINT on_frame_ack(RdpgfxServerContext *g, const RDPGFX_FRAME_ACKNOWLEDGE_
     return CHANNEL_RC_OK;
 }
 
+/* ---- display control (MS-RDPEDISP) ---- */
+
+/* On the main loop: the client asked for a desktop size. */
+static gboolean on_disp_layout(gpointer data)
+{
+    struct rdp_front *f = data;
+    int w = g_atomic_int_get(&f->disp_w), h = g_atomic_int_get(&f->disp_h);
+
+    if (!f->gone && w > 0 && h > 0)
+        f->hooks->resize_request(w, h, f->data);
+    return G_SOURCE_REMOVE;
+}
+
+/* In the channel's thread: the union of the client's monitors is the size
+ * it asks for (one monitor: its window or screen). */
+static UINT on_monitor_layout(DispServerContext *d, const DISPLAY_CONTROL_MONITOR_LAYOUT_PDU *pdu)
+{
+    struct rdp_front *f = d->custom;
+    int64_t x0 = INT32_MAX, y0 = INT32_MAX, x1 = INT32_MIN, y1 = INT32_MIN;
+
+    if (pdu->NumMonitors == 0)
+        return CHANNEL_RC_OK;
+    for (UINT32 i = 0; i < pdu->NumMonitors; i++) {
+        const DISPLAY_CONTROL_MONITOR_LAYOUT *m = &pdu->Monitors[i];
+        x0 = MIN(x0, m->Left);
+        y0 = MIN(y0, m->Top);
+        x1 = MAX(x1, (int64_t)m->Left + m->Width);
+        y1 = MAX(y1, (int64_t)m->Top + m->Height);
+    }
+    if (x1 - x0 < 1 || y1 - y0 < 1 || x1 - x0 > FB_MAX_DIM || y1 - y0 > FB_MAX_DIM)
+        return CHANNEL_RC_OK;       /* FreeRDP checked each monitor's size */
+    g_atomic_int_set(&f->disp_w, (gint)(x1 - x0));
+    g_atomic_int_set(&f->disp_h, (gint)(y1 - y0));
+    g_idle_add(on_disp_layout, f);
+    return CHANNEL_RC_OK;
+}
+
+static void disp_open(struct rdp_front *f)
+{
+    f->disp = disp_server_context_new(f->vcm);
+    if (f->disp == NULL)
+        return;
+    f->disp->rdpcontext = f->peer->context;
+    f->disp->custom = f;
+    f->disp->MaxNumMonitors = 16;
+    f->disp->MaxMonitorAreaFactorA = FB_MAX_DIM;
+    f->disp->MaxMonitorAreaFactorB = FB_MAX_DIM;
+    f->disp->DispMonitorLayout = on_monitor_layout;
+    if (f->disp->Open(f->disp) != CHANNEL_RC_OK || f->disp->DisplayControlCaps(f->disp) != CHANNEL_RC_OK) {
+        g_info("rdp: the client's display control channel did not open");
+        disp_server_context_free(f->disp);
+        f->disp = NULL;
+        return;
+    }
+    g_debug("rdp: display control channel open");
+}
+
 /* Open the pipeline once the dynamic channels are up, if the client wants it. */
 static void gfx_maybe_open(struct rdp_front *f)
 {
     rdpSettings *settings = f->peer->settings;
 
-    if (f->gfx || !settings->SupportGraphicsPipeline || !f->vcm ||
-        !WTSVirtualChannelManagerIsChannelJoined(f->vcm, "drdynvc") ||
+    if (!f->vcm || !WTSVirtualChannelManagerIsChannelJoined(f->vcm, "drdynvc") ||
         WTSVirtualChannelManagerGetDrdynvcState(f->vcm) != DRDYNVC_STATE_READY)
+        return;
+    if (f->disp == NULL && !f->disp_tried) {
+        f->disp_tried = TRUE;
+        disp_open(f);
+    }
+    if (f->gfx || !settings->SupportGraphicsPipeline)
         return;
     f->gfx = rdpgfx_server_context_new(f->vcm);
     if (f->gfx == NULL)
@@ -778,8 +847,8 @@ static BOOL on_capabilities(freerdp_peer *peer)
     if (!f->logged_on) {
         f->logged_on = TRUE;
         f->logon_at = g_get_monotonic_time();
-        f->width = (int)settings->DesktopWidth;
-        f->height = (int)settings->DesktopHeight;
+        f->width = f->asked_width = (int)settings->DesktopWidth;
+        f->height = f->asked_height = (int)settings->DesktopHeight;
         g_info("rdp: client %s, %dx%d at %u bpp, build %u", settings->ClientHostname ? settings->ClientHostname : "",
                f->width, f->height, settings->ColorDepth, settings->ClientBuild);
         f->hooks->logon(settings->Username ? settings->Username : "", settings->Domain ? settings->Domain : "",
@@ -1066,6 +1135,12 @@ int rdp_front_new(int fd, const char *cert_pem, const char *key_pem, const struc
     return 0;
 }
 
+void rdp_front_asked_size(const struct rdp_front *f, int *width, int *height)
+{
+    *width = f->asked_width;
+    *height = f->asked_height;
+}
+
 void rdp_front_free(struct rdp_front *f)
 {
     if (f == NULL)
@@ -1074,6 +1149,11 @@ void rdp_front_free(struct rdp_front *f)
         /* Stops the channel's thread: no callback runs after this. */
         f->gfx->Close(f->gfx);
         rdpgfx_server_context_free(f->gfx);
+    }
+    if (f->disp) {
+        /* Stops the channel's thread too. */
+        f->disp->Close(f->disp);
+        disp_server_context_free(f->disp);
     }
     while (g_idle_remove_by_data(f))
         ;

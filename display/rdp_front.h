@@ -36,6 +36,9 @@ struct rdp_front_hooks {
     void (*key)(uint32_t qnum, gboolean down, void *data);
     /* A character typed as unicode (clients do this for input methods). */
     void (*unicode)(uint32_t codepoint, gboolean down, void *data);
+    /* The client asks for a desktop of width x height (display control:
+     * its window was resized). */
+    void (*resize_request)(int width, int height, void *data);
     /* The client's lock keys (FB_LED_*): on connecting and on focus. */
     void (*sync_locks)(int leds, void *data);
     /* Absolute pointer with the RFB button mask (wheel as buttons 4 and 5). */
@@ -50,6 +53,8 @@ struct rdp_front_hooks {
 int rdp_front_new(int fd, const char *cert_pem, const char *key_pem, const struct rdp_front_hooks *hooks,
                   void *data, struct rdp_front **frontp, GError **error);
 void rdp_front_free(struct rdp_front *front);
+/* The desktop size the client asked for when it connected (0x0 before). */
+void rdp_front_asked_size(const struct rdp_front *front, int *width, int *height);
 
 /* Show fb (borrowed; call again after fb is reallocated), all of it new. A
  * size other than the client's resizes the client first. */

@@ -320,6 +320,22 @@ static void sync_locks(struct session *s)
     s->client_locks = -1;
 }
 
+/* The client wants a desktop of width x height: ask the guest's display.
+ * The client is resized when (if) the guest changes its mode. */
+static void ask_guest_size(struct session *s, int width, int height)
+{
+    const struct fb *fb;
+
+    if (s->phase != P_DESKTOP || s->src == NULL || width <= 0 || height <= 0)
+        return;
+    fb = fb_source_fb(s->src);
+    if (fb->width == width && fb->height == height)
+        return;
+    if (fb_source_request_size(s->src, width, height))
+        g_info("asked the guest's display for %dx%d (it is %dx%d); the client keeps the guest's size "
+               "unless the guest changes its mode", width, height, fb->width, fb->height);
+}
+
 static gboolean on_display_io(gint fd, GIOCondition cond, gpointer data)
 {
     struct session *s = data;
@@ -358,6 +374,11 @@ static gboolean attach_desktop(struct session *s, int fd, const char *vm)
     s->connected = TRUE;
     s->last_input = g_get_monotonic_time();
     sync_locks(s);
+    if (s->rdp) {
+        int w, h;
+        rdp_front_asked_size(s->rdp, &w, &h);
+        ask_guest_size(s, w, h);
+    }
     stop_login_timer(s);
     m = proto_msg_new(PROTO_CONNECTED);
     g_free(m->encoding);
@@ -784,6 +805,14 @@ static void rdp_pointer(int x, int y, uint32_t buttons, void *data)
     ui_flush(s);
 }
 
+static void rdp_resize_request(int width, int height, void *data)
+{
+    struct session *s = data;
+
+    g_info("the client asks for a %dx%d desktop", width, height);
+    ask_guest_size(s, width, height);
+}
+
 static void rdp_sync_locks(int leds, void *data)
 {
     struct session *s = data;
@@ -806,6 +835,7 @@ static const struct rdp_front_hooks rdp_hooks = {
     .unicode = rdp_unicode,
     .pointer = rdp_pointer,
     .sync_locks = rdp_sync_locks,
+    .resize_request = rdp_resize_request,
     .gone = rdp_gone,
 };
 

@@ -7,7 +7,7 @@
 #   `virsh screenshot`), types and the guest sees the keys, disconnects and
 #   reconnects to the same VM;
 #   the guest's lock keys follow the client's Caps Lock, judged by the
-#   guest's LEDs;
+#   guest's LEDs; a resized window asks the guest for its size;
 #   no credentials: the session's login screen, filled in with xdotool;
 #   a wrong password: the login screen with an error, an audit row; repeated
 #   failures are rate-limited;
@@ -168,6 +168,27 @@ xdotool key Caps_Lock
 locks_round locks-off
 [ "$(caps_downs)" -eq $((before + 1)) ] || fail "Caps Lock off at the client: the guest's was not pressed"
 ok "Caps Lock off at the client: the guest's is pressed back off"
+
+# ---- display control: the client asks for another size ----
+# xfreerdp /dynamic-resolution says its window's size through the display
+# control channel; the session passes it to QEMU (SetDesktopSize). The test
+# guest's VGA cannot change mode on request, so the desktop keeps its size.
+asks=$(grep -c "asked the guest's display for 800x600" "$TMP/aulad.log")
+$FREERDP /u:alice /p:alicepw /gfx:avc420 /dynamic-resolution >"$TMP/disp.log" 2>&1 &
+CLIENT_PID=$!
+wait_until 30 "disp: connected" connected
+WIN=$(window_of "$CLIENT_PID") || fail "disp: no window"
+sleep 2
+xdotool windowsize "$WIN" 800 600
+wait_until 20 "the client's new size reaches the session" grep -q "the client asks for a 800x600 desktop" "$TMP/aulad.log"
+wait_until 10 "the session asks the guest's display for it" sh -c "[ \$(grep -c \"asked the guest's display for 800x600\" '$TMP/aulad.log') -gt $asks ]"
+sleep 1
+connected || fail "the session did not survive the resize request: $(session_state)"
+ok "a resized client window asks the guest's display for its size; a guest that cannot keeps its own"
+kill "$CLIENT_PID"
+wait "$CLIENT_PID" 2>/dev/null
+CLIENT_PID=
+wait_until 20 "disp: disconnected" disconnected
 
 # No pipeline below 32 bpp: bitmap updates, interleaved at 16 bpp.
 run_client xfreerdp-bitmap16 $FREERDP /u:alice /p:alicepw /bpp:16
