@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <rfb/rfbclient.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -304,8 +305,14 @@ static void qemu_close(void *ctx)
 
     if (q == NULL)
         return;
-    if (q->client)
+    if (q->client) {
+        /* libvncclient keeps the last pointer shape until exit. */
+        free(q->client->rcSource);
+        free(q->client->rcMask);
+        q->client->rcSource = NULL;
+        q->client->rcMask = NULL;
         rfbClientCleanup(q->client);
+    }
     g_free(q->src->fb.data);
     q->src->fb.data = NULL;
     g_array_free(q->damage, TRUE);

@@ -4,7 +4,7 @@
 # real clients under Xvfb: xfreerdp with the graphics pipeline (AVC420) and
 # without it (bitmap updates), and rdesktop.
 #   each logs in with user name and password, sees the guest (window dump vs
-#   `virsh screenshot`), types and the guest sees the keys, disconnects and
+#   `virsh screenshot`), types and clicks and the guest sees them, disconnects and
 #   reconnects to the same VM;
 #   the guest's lock keys follow the client's Caps Lock, judged by the
 #   guest's LEDs; a resized window asks the guest for its size;
@@ -110,14 +110,18 @@ run_client() {
     sleep 0.5
     xdotool type --delay 120 "aula"
     wait_until 20 "$name: typed keys reach the guest" sh -c "[ \$(grep -c 'key .* down' '$STATE/logs/$VM.serial.log') -ge $((before + 4)) ]"
+    # A click: the guest reports the pointer with the left button held.
+    clicks=$(serial "$VM" | grep -c "pointer .* buttons 1" || true)
+    xdotool mousemove --window "$WIN" 300 200 click 1
+    wait_until 20 "$name: a click reaches the guest" sh -c "[ \$(grep -c 'pointer .* buttons 1' '$STATE/logs/$VM.serial.log') -gt $clicks ]"
     enc=$(ctl session list --json | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["encoding"])')
     ok "$name: encoding $enc"
     if [ "$enc" = avc420 ]; then
         # Small changes go as lossless tiles; a whole new screen (F9 redraws
         # the guest's picture) goes as H.264. The picture must still match.
         xdotool key F9
-        sleep 3
-        [ "$(grep -c "H.264 encoder started" "$TMP/aulad.log")" -gt "$started" ] || fail "$name: no H.264 frame in this session"
+        wait_until 30 "$name: an H.264 frame in this session" sh -c "[ \$(grep -c 'H.264 encoder started' '$TMP/aulad.log') -gt $started ]"
+        sleep 1
         shot "$name-h264"
         d=$(same_picture "$VM" "$name-h264") || { sleep 3; shot "$name-h264"; d=$(same_picture "$VM" "$name-h264"); } ||
             fail "$name: after an H.264 frame the picture differs: $d% (see $TMP/$name-h264.png)"
